@@ -1,0 +1,1 @@
+"""The ``licmon`` command line."""

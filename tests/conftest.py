@@ -1,0 +1,88 @@
+"""Shared fixtures. Services are real; a missing one skips locally and fails under CI.
+
+``--require-services`` (set by ``.ci/run`` through ``make test STRICT=1``, and implied by
+``CI=true``) turns every "service missing" skip into a failure, so a CI run without Redis,
+Mosquitto, InfluxDB or Node.js can never look green.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+import redis as redis_lib
+
+from tests import services
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--require-services",
+        action="store_true",
+        default=os.environ.get("CI", "").lower() == "true"
+        or os.environ.get("LICMON_REQUIRE_SERVICES") == "1",
+        help="fail (instead of skip) a test whose service or tool is missing",
+    )
+
+
+def service_missing(config: pytest.Config, what: str) -> None:
+    """Skip, or fail under --require-services, because `what` cannot be reached."""
+    message = f"{what} is not available"
+    if config.getoption("--require-services"):
+        pytest.fail(message + " (required: --require-services / CI=true)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_url(pytestconfig: pytest.Config) -> str:
+    client = redis_lib.Redis.from_url(services.REDIS_URL, socket_timeout=1)
+    try:
+        client.ping()
+    except redis_lib.RedisError:
+        service_missing(pytestconfig, f"Redis at {services.REDIS_URL}")
+    return services.REDIS_URL
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis_lib.Redis]:
+    client = redis_lib.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker(pytestconfig: pytest.Config) -> tuple[str, int]:
+    if not services.port_open(services.MQTT_HOST, services.MQTT_PORT):
+        service_missing(pytestconfig, f"Mosquitto at {services.MQTT_HOST}:{services.MQTT_PORT}")
+    return services.MQTT_HOST, services.MQTT_PORT
+
+
+@pytest.fixture(scope="session")
+def influx_server(pytestconfig: pytest.Config) -> Iterator[services.InfluxServer]:
+    if shutil.which("influxd") is None:
+        service_missing(pytestconfig, "InfluxDB (influxd, Debian package 'influxdb')")
+    yield from services.running_influx()
+
+
+@pytest.fixture
+def influx(influx_server: services.InfluxServer) -> services.InfluxServer:
+    """The session's InfluxDB, running and empty of the databases earlier tests made."""
+    if influx_server.process is None:
+        influx_server.start()
+    for row in influx_server.query("SHOW DATABASES")["results"][0]["series"][0].get("values", []):
+        if row[0] != "_internal":
+            influx_server.query(f'DROP DATABASE "{row[0]}"')
+    return influx_server
+
+
+@pytest.fixture(scope="session")
+def node_tools(pytestconfig: pytest.Config) -> tuple[str, str]:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        service_missing(pytestconfig, "Node.js and npm (reference later.js)")
+    assert node is not None and npm is not None
+    return node, npm
