@@ -1,0 +1,422 @@
+"""A QRS look-alike over mutual TLS: ``GET /qrs/license`` and ``GET /qrs/about``.
+
+One HTTPS server per simulated site, each on its own port, each with its own license and
+fault. Tests change a site's license and fault while it runs and read its counters
+(requests served, TLS connections accepted, handshakes refused).
+
+The TLS handshake runs in the connection's worker thread, not in ``accept()``, so a client
+that stalls or fails its handshake never blocks the other connections of the site.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import socket
+import ssl
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from licmon.simulator.certs import DEFAULT_SERVER_NAMES, QlikCerts, ensure_qlik_certs
+from licmon.simulator.license import SimulatedLicense
+
+log = logging.getLogger("licmon.simulator")
+
+FAULTS: tuple[str, ...] = (
+    "none",
+    "500",  # repository error
+    "503",  # repository starting
+    "401",
+    "403",
+    "404",  # no license installed (only /qrs/license)
+    "slow",  # answers correctly after slow_seconds
+    "html",  # 200 text/html error page, as a proxy or login page would send
+    "malformed",  # 200 application/json that is not JSON
+    "hang",  # reads the request, never answers (until the simulator stops)
+)
+
+BUILD_VERSION = "34.21.1.0"  # Qlik Sense Enterprise on Windows, May 2024
+_XRFKEY = re.compile(r"[A-Za-z0-9]{16}")
+_HANDSHAKE_TIMEOUT = 10.0
+_IDLE_TIMEOUT = 60.0  # keep-alive: a client reuses its connection between checks
+
+
+@dataclass
+class SiteSpec:
+    """How to start one simulated site. ``port=0`` picks a free port."""
+
+    name: str
+    port: int = 0
+    license: SimulatedLicense = field(default_factory=SimulatedLicense)
+    fault: str = "none"
+    slow_seconds: float = 2.0
+
+    def __post_init__(self) -> None:
+        _check_fault(self.fault)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """What a client sent, for assertions; kept in memory only, never logged."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    status: int
+
+
+def _check_fault(fault: str) -> None:
+    if fault not in FAULTS:
+        raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
+
+
+class Site:
+    """Live state of one running site; safe to change from any thread."""
+
+    def __init__(self, spec: SiteSpec, host: str) -> None:
+        self.name = spec.name
+        self.host = host
+        self.port = spec.port  # the bound port once started
+        self._lock = threading.Lock()
+        self._license = spec.license
+        self._fault = spec.fault
+        self._slow_seconds = spec.slow_seconds
+        self._requests: list[RecordedRequest] = []
+        self._connections = 0
+        self._handshake_failures = 0
+        self.stopping = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    @property
+    def license(self) -> SimulatedLicense:
+        with self._lock:
+            return self._license
+
+    @license.setter
+    def license(self, value: SimulatedLicense) -> None:
+        with self._lock:
+            self._license = value
+
+    @property
+    def fault(self) -> str:
+        with self._lock:
+            return self._fault
+
+    @fault.setter
+    def fault(self, value: str) -> None:
+        _check_fault(value)
+        with self._lock:
+            self._fault = value
+
+    @property
+    def slow_seconds(self) -> float:
+        with self._lock:
+            return self._slow_seconds
+
+    @slow_seconds.setter
+    def slow_seconds(self, value: float) -> None:
+        with self._lock:
+            self._slow_seconds = value
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def request_count(self) -> int:
+        with self._lock:
+            return len(self._requests)
+
+    @property
+    def connection_count(self) -> int:
+        """TLS connections accepted (handshake completed)."""
+        with self._lock:
+            return self._connections
+
+    @property
+    def handshake_failures(self) -> int:
+        with self._lock:
+            return self._handshake_failures
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self._requests.clear()
+            self._connections = 0
+            self._handshake_failures = 0
+
+    def _snapshot(self) -> tuple[SimulatedLicense, str, float]:
+        with self._lock:
+            return self._license, self._fault, self._slow_seconds
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def _count_connection(self, *, ok: bool) -> None:
+        with self._lock:
+            if ok:
+                self._connections += 1
+            else:
+                self._handshake_failures += 1
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse is observable
+    server_version = "Microsoft-HTTPAPI/2.0"  # what QRS's http.sys answers with
+    sys_version = ""
+    timeout = _IDLE_TIMEOUT
+    server: _SiteServer
+
+    def do_GET(self) -> None:
+        site = self.server.site
+        license_, fault, slow_seconds = site._snapshot()
+        split = urlsplit(self.path)
+        path = split.path.rstrip("/").lower()  # QRS paths are case-insensitive
+        query = parse_qs(split.query)
+
+        if fault == "slow" and site.stopping.wait(slow_seconds):
+            self.close_connection = True
+            return
+        if fault == "hang":
+            self._record(split.path, query, 0)
+            site.stopping.wait()
+            self.close_connection = True
+            return
+
+        status, content_type, body = self._answer(path, query, fault, license_)
+        self._record(split.path, query, status)
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _answer(
+        self, path: str, query: dict[str, list[str]], fault: str, license_: SimulatedLicense
+    ) -> tuple[int, str, bytes]:
+        # Repository down or something in front of it: answers before the xrfkey check.
+        if fault in ("500", "503"):
+            return int(fault), "text/plain", b"The repository service is not available."
+        if fault == "401":
+            return 401, "text/plain", b"Unauthorized"
+        if fault == "403":
+            return 403, "text/plain", b"Forbidden"
+        if fault == "html":
+            page = b"<!DOCTYPE html><html><head><title>Error</title></head><body>"
+            page += b"<h1>Service Unavailable</h1></body></html>"
+            return 200, "text/html; charset=utf-8", page
+
+        keys = query.get("xrfkey", [])
+        header_key = self.headers.get("X-Qlik-Xrfkey")
+        if len(keys) != 1 or keys[0] != header_key or not _XRFKEY.fullmatch(keys[0]):
+            return 403, "text/plain", b"XSRF prevention check failed. Possible XSRF discovered."
+
+        if path == "/qrs/license":
+            if fault == "404":
+                return 404, "text/plain", b"Not Found"
+            document: dict[str, Any] = license_.to_json()
+        elif path == "/qrs/about":
+            document = _about()
+        else:
+            return 404, "text/plain", b"Not Found"
+        if fault == "malformed":
+            return 200, "application/json; charset=utf-8", b'{"id": "4a1b9f0e", "keyDet'
+        return 200, "application/json; charset=utf-8", json.dumps(document).encode()
+
+    def _record(self, path: str, query: dict[str, list[str]], status: int) -> None:
+        self.server.site._record(
+            RecordedRequest(self.command, path, query, dict(self.headers.items()), status)
+        )
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # The path only: the query and headers are the client's business.
+        site = self.server.site.name
+        path = urlsplit(self.path).path
+        log.info("site %s: %s %s -> %s", site, self.command, path, code)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("site %s: %s", self.server.site.name, format % args)
+
+
+def _about() -> dict[str, Any]:
+    return {
+        "buildVersion": BUILD_VERSION,
+        "buildDate": "5/14/2024 12:00:00 AM",
+        "databaseProvider": "Devart.Data.PostgreSql",
+        "nodeType": 1,
+        "sharedPersistence": True,
+        "requiresBootstrap": False,
+        "singleNodeOnly": False,
+        "schemaPath": "About",
+    }
+
+
+class _SiteServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # open keep-alive connections are shut down by close() instead
+
+    def __init__(self, site: Site, context: ssl.SSLContext) -> None:
+        self.site = site
+        self.context = context
+        self._open: set[ssl.SSLSocket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__((site.host, site.port), _Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        tls = self.context.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        try:
+            tls.settimeout(_HANDSHAKE_TIMEOUT)
+            try:
+                tls.do_handshake()
+            except (ssl.SSLError, OSError) as exc:
+                self.site._count_connection(ok=False)
+                log.info("site %s: TLS handshake refused: %s", self.site.name, _reason(exc))
+                _linger(tls)
+                return
+            self.site._count_connection(ok=True)
+            with self._open_lock:
+                self._open.add(tls)
+            try:
+                self.RequestHandlerClass(tls, client_address, self)
+            except (ssl.SSLError, OSError) as exc:
+                # TLS 1.3 checks the client certificate after the client's side of the
+                # handshake is done, so a refused certificate surfaces here.
+                log.info("site %s: connection ended: %s", self.site.name, _reason(exc))
+        finally:
+            with self._open_lock:
+                self._open.discard(tls)
+            with contextlib.suppress(OSError):
+                tls.close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.exception("site %s: unexpected error", self.site.name)
+
+    def drop_connections(self) -> None:
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _linger(tls: ssl.SSLSocket) -> None:
+    """Let the client read the TLS alert before the socket goes.
+
+    Closing with the client's request still unread makes the kernel send a reset, and the
+    client then sees a bare EOF or reset instead of "unknown ca" / "certificate expired".
+    """
+    with contextlib.suppress(OSError):
+        tls.shutdown(socket.SHUT_WR)  # drops the TLS layer; the TCP stream stays readable
+        tls.settimeout(1.0)
+        while tls.recv(4096):
+            pass
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason)
+    return type(exc).__name__ if not str(exc) else str(exc)
+
+
+def server_ssl_context(certs: QlikCerts) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certs.server.cert, certs.server.key)
+    # Like QRS: only clients holding a certificate issued by the site's root get in.
+    context.load_verify_locations(cafile=certs.root_ca)
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+class Simulator:
+    """Running sites, by name. Stop with ``close()`` (or use ``run_simulator``)."""
+
+    def __init__(self, certs: QlikCerts, sites: dict[str, Site]) -> None:
+        self.certs = certs
+        self.sites = sites
+        self._servers: list[_SiteServer] = []
+        self._threads: list[threading.Thread] = []
+
+    def _start(self) -> None:
+        context = server_ssl_context(self.certs)
+        try:
+            for site in self.sites.values():
+                server = _SiteServer(site, context)
+                site.port = int(server.server_address[1])
+                thread = threading.Thread(
+                    target=server.serve_forever,
+                    kwargs={"poll_interval": 0.1},
+                    name=f"qrs-simulator-{site.name}",
+                    daemon=True,
+                )
+                self._servers.append(server)
+                self._threads.append(thread)
+                thread.start()
+                log.info("site %s: listening on %s", site.name, site.url)
+        except BaseException:
+            self.close()
+            raise
+
+    def drop_connections(self) -> None:
+        """Cut every open client connection (a repository restart, seen from a client)."""
+        for server in self._servers:
+            server.drop_connections()
+
+    def close(self) -> None:
+        for site in self.sites.values():
+            site.stopping.set()  # releases "hang" and "slow" handlers
+        for server in self._servers:
+            server.shutdown()
+            server.drop_connections()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._servers.clear()
+        self._threads.clear()
+
+
+def start_simulator(
+    specs: Sequence[SiteSpec],
+    cert_dir: str | os.PathLike[str] | QlikCerts,
+    *,
+    host: str = "127.0.0.1",
+    server_names: Sequence[str] = DEFAULT_SERVER_NAMES,
+) -> Simulator:
+    """Start every site; certificates are created in `cert_dir` unless given ready-made."""
+    names = [spec.name for spec in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"site names must be unique: {names}")
+    if isinstance(cert_dir, QlikCerts):
+        certs = cert_dir
+    else:
+        certs = ensure_qlik_certs(Path(cert_dir), server_names)
+    simulator = Simulator(certs, {spec.name: Site(spec, host) for spec in specs})
+    simulator._start()
+    return simulator
+
+
+@contextlib.contextmanager
+def run_simulator(
+    specs: Sequence[SiteSpec],
+    cert_dir: str | os.PathLike[str] | QlikCerts,
+    *,
+    host: str = "127.0.0.1",
+    server_names: Sequence[str] = DEFAULT_SERVER_NAMES,
+) -> Iterator[Simulator]:
+    simulator = start_simulator(specs, cert_dir, host=host, server_names=server_names)
+    try:
+        yield simulator
+    finally:
+        simulator.close()
