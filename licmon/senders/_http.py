@@ -1,0 +1,92 @@
+"""HTTP helpers shared by the webhook and InfluxDB 1.x senders.
+
+requests puts the full URL (query string included) into its exception messages, and webhook
+URLs often carry a token, so failures are described from the underlying OS/TLS error
+instead of from `str(exc)`.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from urllib.parse import urlsplit
+
+import requests
+
+
+def redact_url(url: str) -> str:
+    """`scheme://host[:port]/…`: enough to tell targets apart, without userinfo, path or query."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return "<unparseable url>"
+    if not parts.scheme or not host:
+        return "<unparseable url>"
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port is not None else host
+    return f"{parts.scheme}://{netloc}/…"
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost OS or TLS error behind a requests/urllib3 exception."""
+    seen: set[int] = set()
+    current: BaseException = exc
+    found: BaseException = exc
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError | ConnectionRefusedError | socket.gaierror):
+            return current
+        if isinstance(current, OSError) and current.errno is not None:
+            found = current
+        # urllib3 wraps the OS error as `reason`; requests puts the urllib3 error in args.
+        stack.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                stack.append(linked)
+    return found
+
+
+def _os_error_text(exc: BaseException) -> str | None:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate verification failed: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or exc.__class__.__name__}"
+    if isinstance(exc, socket.gaierror):
+        return f"host name lookup failed: {exc.strerror}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return None
+
+
+def describe_request_exception(exc: requests.RequestException, timeout: float) -> tuple[bool, str]:
+    """(transient, one-line reason without the URL) for a failed requests call."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        # A certificate the configured CA does not vouch for will not change by retrying.
+        text = _os_error_text(_root_cause(exc)) or "TLS handshake failed"
+        return False, text
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True, f"connection not established within {timeout:g} s"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return True, f"no answer within {timeout:g} s"
+    if isinstance(
+        exc,
+        requests.exceptions.InvalidURL
+        | requests.exceptions.MissingSchema
+        | requests.exceptions.InvalidSchema
+        | requests.exceptions.InvalidHeader,
+    ):
+        return False, f"invalid request ({exc.__class__.__name__})"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = _os_error_text(_root_cause(exc)) or "connection failed"
+        return True, text
+    return True, f"request failed ({exc.__class__.__name__})"

@@ -1,0 +1,248 @@
+"""A real HTTP(S) receiver for the webhook sender tests, and the test PKI it (and the private
+Mosquitto) serve with.
+
+Every request is recorded (method, path, query, headers, body). Per-path behaviour: answer with
+a status after an optional delay, or never answer (to exercise client timeouts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+# --- test PKI ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pki:
+    """A CA, a loopback server certificate it issued, and an unrelated CA that must be refused."""
+
+    ca_file: Path
+    server_cert: Path
+    server_key: Path
+    other_ca_file: Path
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+def _make_ca(common_name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(_name(common_name))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def make_test_pki(directory: Path) -> Pki:
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_cert, ca_key = _make_ca("licmon test CA")
+    other_cert, _ = _make_ca("licmon unrelated CA")
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    server_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("localhost"))
+        .issuer_name(ca_cert.subject)
+        .public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pki = Pki(
+        ca_file=directory / "ca.pem",
+        server_cert=directory / "server.pem",
+        server_key=directory / "server_key.pem",
+        other_ca_file=directory / "other_ca.pem",
+    )
+    pki.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    pki.other_ca_file.write_bytes(other_cert.public_bytes(serialization.Encoding.PEM))
+    pki.server_cert.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(server_key, pki.server_key)
+    return pki
+
+
+# --- receiver ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def params(self) -> list[tuple[str, str]]:
+        return parse_qsl(self.query, keep_blank_values=True)
+
+    def json(self) -> object:
+        return json.loads(self.body)
+
+
+@dataclass
+class Behaviour:
+    status: int = 200
+    delay: float = 0.0
+    hang: bool = False  # accept, read the request, never answer
+
+
+@dataclass
+class HttpReceiver:
+    server: ThreadingHTTPServer
+    scheme: str
+    requests: list[Recorded] = field(default_factory=list)
+    behaviours: dict[str, Behaviour] = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def url(self, path: str, host: str = "127.0.0.1") -> str:
+        return f"{self.scheme}://{host}:{self.port}{path}"
+
+    def on(self, path: str, **behaviour: object) -> None:
+        self.behaviours[path] = Behaviour(**behaviour)  # type: ignore[arg-type]
+
+    def received(self, path: str | None = None) -> list[Recorded]:
+        with self.lock:
+            return [r for r in self.requests if path is None or r.path == path]
+
+
+def _handler_for(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            parts = urlsplit(self.path)
+            with receiver.lock:
+                receiver.requests.append(
+                    Recorded(
+                        method=self.command,
+                        path=parts.path,
+                        query=parts.query,
+                        headers={k.lower(): v for k, v in self.headers.items()},
+                        body=body,
+                    )
+                )
+            behaviour = receiver.behaviours.get(parts.path, Behaviour())
+            if behaviour.hang:
+                receiver.stopping.wait()
+                return
+            if behaviour.delay:
+                receiver.stopping.wait(behaviour.delay)
+            payload = b'{"ok": true}'
+            self.send_response(behaviour.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # Refused TLS handshakes are what some tests provoke; no traceback on stderr.
+        pass
+
+
+def run_receiver(pki: Pki | None = None) -> Iterator[HttpReceiver]:
+    """Yield a running receiver on a free loopback port (HTTPS when `pki` is given)."""
+    server = _QuietServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    receiver = HttpReceiver(server=server, scheme="https" if pki else "http")
+    server.RequestHandlerClass = _handler_for(receiver)
+    if pki is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(pki.server_cert, pki.server_key)
+        # The handshake happens in the handler thread, so a client that refuses our certificate
+        # cannot stall the accept loop.
+        server.socket = context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="http-receiver", daemon=True
+    )
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.stopping.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
