@@ -1,0 +1,126 @@
+"""``licmon qrs-simulator``: serve simulated Qlik Sense sites for demos and manual tests."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+from typing import Any
+
+_SITE_ARG = re.compile(r"(?P<name>[A-Za-z0-9_.-]+)=(?P<port>\d{1,5})")
+_FAULTS = ("none", "500", "503", "401", "403", "404", "slow", "html", "malformed", "hang")
+_DATE_FORMATS = ("qlik", "us", "de", "iso", "date")  # kept in step with simulator.license
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "qrs-simulator",
+        help="serve simulated QRS sites (GET /qrs/license) over mutual TLS",
+        description="Serve one or more simulated Qlik Sense Repository Services with "
+        "Qlik-style certificates, until SIGINT or SIGTERM.",
+    )
+    parser.add_argument("--cert-dir", default=".licmon/certs", help="default: %(default)s")
+    parser.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
+    parser.add_argument("--port", type=int, default=4242, help="first port (default 4242)")
+    sites = parser.add_mutually_exclusive_group()
+    sites.add_argument("--sites", type=int, metavar="N", help="N sites on consecutive ports")
+    sites.add_argument(
+        "--site", action="append", metavar="NAME=PORT", type=_site_arg, help="repeatable"
+    )
+    parser.add_argument(
+        "--server-name",
+        action="append",
+        metavar="NAME",
+        help="name in the server certificate (repeatable; default qlikserver1.domain.local)",
+    )
+    parser.add_argument(
+        "--valid-to",
+        type=_valid_to_arg,
+        metavar="DATE|+DAYS",
+        help="license end: YYYY-MM-DD, or days from today (may be negative); "
+        "default +30, or -10 with --expired",
+    )
+    parser.add_argument("--date-format", choices=_DATE_FORMATS, default="qlik")
+    parser.add_argument("--expired", action="store_true", help="isExpired=true")
+    parser.add_argument("--perpetual", action="store_true", help="no Valid To at all")
+    parser.add_argument("--lef-only", action="store_true", help="serial+LEF, empty keyDetails")
+    parser.add_argument("--fault", choices=_FAULTS, default="none")
+    parser.add_argument("--slow-seconds", type=float, default=5.0, metavar="S")
+    parser.set_defaults(handler=run)
+
+
+def _site_arg(text: str) -> tuple[str, int]:
+    match = _SITE_ARG.fullmatch(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected NAME=PORT, got {text!r}")
+    return match["name"], int(match["port"])
+
+
+def _valid_to_arg(text: str) -> dt.date:
+    if re.fullmatch(r"[+-]\d+", text):
+        return dt.datetime.now(dt.UTC).date() + dt.timedelta(days=int(text))
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD or +DAYS, got {text!r}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from licmon.simulator import DEFAULT_SERVER_NAMES, SimulatedLicense, SiteSpec
+    from licmon.simulator.server import start_simulator
+
+    if args.site:
+        ports = list(args.site)
+    else:
+        count = args.sites or 1
+        ports = [(f"site{i + 1}", args.port + i) for i in range(count)]
+
+    end = args.valid_to or _valid_to_arg("-10" if args.expired else "+30")
+    valid_to: tuple[dt.date, ...] = () if args.perpetual else (end,)
+    specs = [
+        SiteSpec(
+            name=name,
+            port=port,
+            license=SimulatedLicense(
+                valid_to=valid_to,
+                date_format=args.date_format,
+                is_expired=args.expired,
+                expired_reason="The license has expired." if args.expired else "",
+                lef_only=args.lef_only,
+            ),
+            fault=args.fault,
+            slow_seconds=args.slow_seconds,
+        )
+        for name, port in ports
+    ]
+
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+    server_names = tuple(args.server_name or DEFAULT_SERVER_NAMES)
+    simulator = start_simulator(specs, args.cert_dir, host=args.host, server_names=server_names)
+    try:
+        certs = simulator.certs
+        print(f"certificates in {certs.directory.resolve()}:", flush=True)
+        print(f"  root CA      {certs.root_ca}", flush=True)
+        print(f"  client cert  {certs.client_cert}", flush=True)
+        print(f"  client key   {certs.client_key}", flush=True)
+        print(f"  server names {', '.join(certs.server_names)}", flush=True)
+        for site in simulator.sites.values():
+            print(f"site {site.name}: {site.url}/qrs/license (fault: {site.fault})", flush=True)
+        print("serving; stop with Ctrl-C or SIGTERM", flush=True)
+        # A timed wait keeps the main thread responsive to signals on every platform.
+        while not stop.wait(0.5):
+            pass
+    finally:
+        simulator.close()
+    print("stopped", flush=True)
+    return 0

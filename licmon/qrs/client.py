@@ -1,0 +1,215 @@
+"""Thin adapter for the Qlik Sense Repository Service: ``GET /qrs/license`` and ``/qrs/about``.
+
+One ``requests.Session`` per client, so the TLS connection to a site is reused between
+checks. Every failure leaves as a :class:`~licmon.qrs.errors.QrsError` (see
+``licmon.qrs.failures`` for how exceptions are classified).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import string
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InsecureRequestWarning
+
+from licmon.qrs.errors import QrsBadResponseError, QrsClientConfigError
+from licmon.qrs.failures import error_for_exception, error_for_status
+
+log = logging.getLogger(__name__)
+
+DEFAULT_USER_HEADER = "UserDirectory=INTERNAL; UserId=sa_repository"
+_XRFKEY_ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True, kw_only=True)
+class QrsEndpoint:
+    """Where a site's QRS is and how to authenticate to it."""
+
+    site: str
+    host: str
+    port: int = 4242
+    use_ssl: bool = True
+    client_cert: Path
+    client_key: Path
+    root_ca: Path | None
+    # Qlik server certificates name the machine, rarely the name clients use: turning this
+    # off still verifies the chain against root_ca.
+    verify_hostname: bool = True
+    # Butler's rejectUnauthorized; False skips chain verification altogether.
+    reject_unauthorized: bool = True
+    # Static headers from config may carry credentials: kept out of repr and logs.
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
+    user_header: str = DEFAULT_USER_HEADER
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
+
+    @property
+    def base_url(self) -> str:
+        scheme = "https" if self.use_ssl else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6 literal
+        return f"{scheme}://{host}:{self.port}"
+
+
+def new_xrfkey() -> str:
+    """16 random letters and digits, as QRS requires."""
+    return "".join(secrets.choice(_XRFKEY_ALPHABET) for _ in range(16))
+
+
+class _ChainOnlyAdapter(HTTPAdapter):
+    """Verifies the chain against the root CA but not the name in the server certificate.
+
+    urllib3 2.x does this itself with ``assert_hostname=False`` (``check_hostname`` off,
+    ``CERT_REQUIRED`` kept); the adapter only passes it to every pool it creates.
+    """
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        pool_kwargs["assert_hostname"] = False
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        proxy_kwargs.setdefault("assert_hostname", False)
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+
+class QrsClient:
+    """Calls one site's QRS. Not shared between threads that close it."""
+
+    def __init__(self, endpoint: QrsEndpoint) -> None:
+        self.endpoint = endpoint
+        self._session = requests.Session()
+        # Retries belong to the caller (Celery), which knows transient from permanent.
+        adapter_class = HTTPAdapter if endpoint.verify_hostname else _ChainOnlyAdapter
+        self._session.mount("https://", adapter_class(pool_connections=1, max_retries=0))
+        self._session.mount("http://", HTTPAdapter(pool_connections=1, max_retries=0))
+        self._session.headers.update(
+            {
+                "X-Qlik-User": endpoint.user_header,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            }
+        )
+        # Butler's static headers come last so a config can override X-Qlik-User.
+        self._session.headers.update(endpoint.headers)
+
+        self._verify: bool | str
+        if not endpoint.reject_unauthorized:
+            self._verify = False
+            self._silence_insecure_warning()
+            log.warning(
+                "QRS site %r: TLS certificate verification is OFF (rejectUnauthorized=false); "
+                "the server at %s is not authenticated and could be impersonated. "
+                "Set the root CA (cert.clientCertCA) and turn rejectUnauthorized on.",
+                endpoint.site,
+                endpoint.base_url,
+            )
+        elif endpoint.root_ca is not None:
+            self._verify = str(endpoint.root_ca)
+        else:
+            self._verify = True  # the system trust store
+        self._cert = (str(endpoint.client_cert), str(endpoint.client_key))
+
+    def _silence_insecure_warning(self) -> None:
+        # The operator chose this and was told once (above); urllib3 would repeat it on
+        # every request. Only this host's warning is silenced, not other unverified calls.
+        host = re.escape(self.endpoint.host)
+        warnings.filterwarnings(
+            "ignore",
+            message=rf"Unverified HTTPS request is being made to host '{host}'",
+            category=InsecureRequestWarning,
+        )
+
+    def get_license(self) -> dict[str, Any]:
+        """The site's License entity, or raises a QrsError."""
+        return self._get_object("/qrs/license", missing_means_no_license=True)
+
+    def get_about(self) -> dict[str, Any]:
+        """Build version and node facts: a cheap reachability probe."""
+        return self._get_object("/qrs/about", missing_means_no_license=False)
+
+    def _get_object(self, path: str, *, missing_means_no_license: bool) -> dict[str, Any]:
+        endpoint = self.endpoint
+        key = new_xrfkey()
+        started = time.monotonic()
+        try:
+            if not endpoint.reject_unauthorized:
+                # Again per call: warning filters are process state that others (pytest,
+                # warnings.catch_warnings) may have reset since this client was made.
+                self._silence_insecure_warning()
+            response = self._session.get(
+                endpoint.base_url + path,
+                params={"xrfkey": key},
+                headers={"X-Qlik-Xrfkey": key},
+                # Passed per request: a session-level value loses to REQUESTS_CA_BUNDLE.
+                verify=self._verify,
+                cert=self._cert if endpoint.use_ssl else None,
+                timeout=(endpoint.connect_timeout, endpoint.read_timeout),
+                allow_redirects=False,  # a redirect means a login page, not QRS
+            )
+            body = response.content  # read here so a broken body is classified too
+        except requests.RequestException as exc:
+            raise error_for_exception(endpoint, exc) from exc
+        except OSError as exc:  # requests' own checks of the certificate and CA paths
+            raise QrsClientConfigError(endpoint.site, str(exc)) from exc
+        elapsed_ms = (time.monotonic() - started) * 1000
+        log.debug(
+            "QRS site %r: GET %s -> %s in %.0f ms",
+            endpoint.site,
+            path,
+            response.status_code,
+            elapsed_ms,
+        )
+        if response.status_code != 200:
+            raise error_for_status(
+                endpoint.site, path, response, missing_means_no_license=missing_means_no_license
+            )
+        return _json_object(endpoint.site, path, response, body)
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> QrsClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _json_object(site: str, path: str, response: requests.Response, body: bytes) -> dict[str, Any]:
+    content_type = response.headers.get("Content-Type", "no content type")
+    try:
+        document = response.json()
+    except ValueError as exc:
+        raise QrsBadResponseError(
+            site,
+            f"GET {path} answered 200 with {content_type} ({len(body)} bytes) that is not "
+            f"valid JSON ({exc}); something other than QRS may be answering",
+            status=200,
+        ) from exc
+    if not isinstance(document, dict):
+        raise QrsBadResponseError(
+            site,
+            f"GET {path} answered a JSON {type(document).__name__}, expected an object",
+            status=200,
+        )
+    return document
