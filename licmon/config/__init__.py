@@ -1,0 +1,27 @@
+"""Configuration: Butler's YAML (and our multi-site extension) loaded into a validated model."""
+
+from licmon.config.errors import ConfigError, Problem
+from licmon.config.loader import load_config, load_config_text
+from licmon.config.model import (
+    DateOrder,
+    InfluxSettings,
+    MonitorConfig,
+    MqttSettings,
+    MqttTls,
+    Site,
+    WebhookTarget,
+)
+
+__all__ = [
+    "ConfigError",
+    "DateOrder",
+    "InfluxSettings",
+    "MonitorConfig",
+    "MqttSettings",
+    "MqttTls",
+    "Problem",
+    "Site",
+    "WebhookTarget",
+    "load_config",
+    "load_config_text",
+]
