@@ -1,0 +1,37 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both work on a fresh
+# machine with only Python; services that are installed but stopped are started.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+# STRICT=1 (CI): a test whose Redis, Mosquitto, InfluxDB or Node.js is missing fails.
+STRICT ?=
+PYTEST_ARGS ?=
+
+.PHONY: install services test lint demo bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,flower]'
+	touch $@
+
+install: $(VENV)/.installed
+
+services:
+	scripts/start-services.sh
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: install services lint
+	$(PY) -m pytest $(if $(STRICT),--require-services) $(PYTEST_ARGS)
+
+demo: install
+	scripts/demo.sh
+
+bench: install services
+	$(PY) bench/pipeline.py
+
+clean:
+	rm -rf $(VENV) .licmon .pytest_cache .ruff_cache
