@@ -50,6 +50,13 @@ def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
     )
 
 
+def _san(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
 def _make_ca(common_name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
@@ -82,7 +89,9 @@ def _make_ca(common_name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivat
     return cert, key
 
 
-def make_test_pki(directory: Path) -> Pki:
+def make_test_pki(
+    directory: Path, server_names: tuple[str, ...] = ("localhost", "127.0.0.1")
+) -> Pki:
     directory.mkdir(parents=True, exist_ok=True)
     ca_cert, ca_key = _make_ca("licmon test CA")
     other_cert, _ = _make_ca("licmon unrelated CA")
@@ -97,9 +106,7 @@ def make_test_pki(directory: Path) -> Pki:
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=2))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([_san(name) for name in server_names]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
