@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -393,3 +394,51 @@ def test_v2_without_org_or_bucket_is_a_permanent_configuration_error() -> None:
         make_influx_writer(InfluxSettings(version=2, url="http://127.0.0.1:1", token=None))
     with pytest.raises(PermanentDeliveryError, match="unsupported InfluxDB version 4"):
         make_influx_writer(InfluxSettings(version=4, url="http://127.0.0.1:1"))
+
+
+# --- fork safety (Celery prefork) ----------------------------------------------------------------
+
+
+def _write_in_child(writer: object, days: float, at: dt.datetime) -> bytes:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report through the pipe, never return into pytest
+        outcome = b"?"
+        try:
+            writer.write(MEASUREMENT, {}, fields(days), at)  # type: ignore[attr-defined]
+            outcome = b"ok"
+        except BaseException as exc:
+            outcome = repr(exc).encode()[:500]
+        finally:
+            os.write(write_end, outcome)
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    outcome = os.read(read_end, 1000)
+    os.close(read_end)
+    return outcome
+
+
+def test_v1_writer_survives_a_fork(influx: InfluxServer) -> None:
+    writer = make_influx_writer(v1(influx))
+    try:
+        writer.write(MEASUREMENT, {}, fields(30.0), tick(20))
+        parent_session = writer._session  # type: ignore[attr-defined]
+        assert _write_in_child(writer, 29.0, tick(10)) == b"ok"
+        assert writer._session is parent_session  # type: ignore[attr-defined]
+        writer.write(MEASUREMENT, {}, fields(28.0), tick())
+    finally:
+        writer.close()
+    assert [r["days_until_expiry"] for r in rows(influx, "butler")] == [30, 29, 28]
+
+
+def test_v2_writer_survives_a_fork(influx: InfluxServer, bridge: V2Bridge) -> None:
+    influx.query('CREATE DATABASE "licmon_v2"')
+    writer = make_influx_writer(v2(bridge))
+    try:
+        writer.write(MEASUREMENT, {}, fields(30.0), tick(20))
+        assert _write_in_child(writer, 29.0, tick(10)) == b"ok"
+        writer.write(MEASUREMENT, {}, fields(28.0), tick())
+    finally:
+        writer.close()
+    assert [r["days_until_expiry"] for r in rows(influx, "licmon_v2")] == [30, 29, 28]

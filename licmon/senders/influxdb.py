@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Mapping
@@ -127,15 +128,35 @@ class _V1Writer:
         self._settings = settings
         self._base = settings.url.rstrip("/")
         self._target = f"{_server_name(settings.url)} db={settings.database}"
-        self._session = requests.Session()
-        if settings.username:
-            password = settings.password.get_secret_value() if settings.password else ""
-            self._session.auth = (settings.username, password)
+        self._pid = os.getpid()
+        self._session = self._new_session()
         self._prepared = False
         self._prepare_lock = threading.Lock()
+        self._inherited: list[requests.Session] = []
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        if self._settings.username:
+            password = self._settings.password
+            session.auth = (
+                self._settings.username,
+                password.get_secret_value() if password else "",
+            )
+        return session
+
+    def _http(self) -> requests.Session:
+        # A writer cached in a Celery prefork parent reaches its children by fork; their
+        # pooled keep-alive sockets would then be shared by two processes.
+        if self._pid != os.getpid():
+            self._inherited.append(self._session)  # the parent's sockets: left untouched
+            self._session = self._new_session()
+            self._prepare_lock = threading.Lock()
+            self._pid = os.getpid()
+        return self._session
 
     def close(self) -> None:
-        self._session.close()
+        if self._pid == os.getpid():
+            self._session.close()
 
     def write(
         self,
@@ -147,6 +168,7 @@ class _V1Writer:
         line = build_line(measurement, tags, fields, timestamp)
         if not line:
             raise PermanentDeliveryError(DESTINATION, self._target, "no field has a value")
+        self._http()
         with self._prepare_lock:
             if not self._prepared:
                 self._prepare()
@@ -167,7 +189,7 @@ class _V1Writer:
 
     def _request(self, path: str, params: dict[str, str], data: bytes | None) -> requests.Response:
         try:
-            return self._session.post(
+            return self._http().post(
                 f"{self._base}{path}", params=params, data=data, timeout=self._settings.timeout
             )
         except requests.RequestException as exc:
@@ -280,19 +302,26 @@ class _V2Writer:
             bucket, org = settings.database, settings.org or ""
         self._bucket, self._org = bucket, org
         self._target = f"{_server_name(settings.url)} bucket={bucket}"
+        self._inherited: list[InfluxDBClient] = []
+        self._connect()
+
+    def _connect(self) -> None:
+        settings = self._settings
         token = settings.token.get_secret_value() if settings.token else ""
+        self._pid = os.getpid()
         self._client = InfluxDBClient(
             url=settings.url,
             token=token,
-            org=org,
+            org=self._org,
             timeout=int(settings.timeout * 1000),
             retries=False,  # one attempt; the caller decides on retries
         )
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
 
     def close(self) -> None:
-        self._write_api.close()
-        self._client.close()
+        if self._pid == os.getpid():
+            self._write_api.close()
+            self._client.close()
 
     def write(
         self,
@@ -304,6 +333,10 @@ class _V2Writer:
         point = build_point(measurement, tags, fields, timestamp)
         if not point.to_line_protocol():
             raise PermanentDeliveryError(DESTINATION, self._target, "no field has a value")
+        if self._pid != os.getpid():
+            # Inherited over a fork: the parent's connection pool is not ours to use or close.
+            self._inherited.append(self._client)
+            self._connect()
         try:
             self._write_api.write(
                 bucket=self._bucket,
