@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -111,3 +116,53 @@ def full_backlog_listener() -> tuple[socket.socket, list[socket.socket]]:
         sock.close()
     listener.close()
     pytest.skip("could not fill a listen backlog on this platform")
+
+
+@contextlib.contextmanager
+def plain_http_server() -> Iterator[int]:
+    """A plain-HTTP server (no TLS): what a wrong port or useSSL setting reaches."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextlib.contextmanager
+def tls_server_that_hangs_up(certs: QlikCerts) -> Iterator[int]:
+    """Completes the TLS handshake (any client certificate), then closes without a word.
+
+    Some servers refuse a client certificate this way under TLS 1.3, where the client has
+    finished its side of the handshake before the server looks at the certificate.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certs.server.cert, certs.server.key)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with contextlib.suppress(OSError):
+                tls = context.wrap_socket(conn, server_side=True)
+                tls.close()  # no close_notify (that needs unwrap()): an unclean TLS EOF
+            conn.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()

@@ -8,7 +8,10 @@ import re
 from typing import Any
 
 _SITE_ARG = re.compile(r"(?P<name>[A-Za-z0-9_.-]+)=(?P<port>\d{1,5})")
-_FAULTS = ("none", "500", "503", "401", "403", "404", "slow", "html", "malformed", "hang")
+_FAULTS = (
+    *("none", "500", "503", "401", "403", "404"),
+    *("slow", "html", "malformed", "hang", "drop-reused"),
+)
 _DATE_FORMATS = ("qlik", "us", "de", "iso", "date")  # kept in step with simulator.license
 
 

@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InsecureRequestWarning
 
 from licmon.qrs.errors import QrsBadResponseError, QrsClientConfigError
-from licmon.qrs.failures import error_for_exception, error_for_status
+from licmon.qrs.failures import error_for_exception, error_for_status, is_hang_up
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +144,45 @@ class QrsClient:
 
     def _get_object(self, path: str, *, missing_means_no_license: bool) -> dict[str, Any]:
         endpoint = self.endpoint
-        key = new_xrfkey()
         started = time.monotonic()
         try:
-            if not endpoint.reject_unauthorized:
-                # Again per call: warning filters are process state that others (pytest,
-                # warnings.catch_warnings) may have reset since this client was made.
-                self._silence_insecure_warning()
+            response, body = self._send(path)
+        except requests.RequestException as exc:
+            if not is_hang_up(exc):
+                raise error_for_exception(endpoint, exc) from exc
+            # The server closed without answering. On a kept-alive connection that is
+            # usually the server having dropped it while idle: GET is idempotent, so try
+            # once more on a new connection. A new connection hanging up right after its
+            # handshake is a verdict, not a race (see failures.error_for_exception).
+            log.debug(
+                "QRS site %r: connection closed without an answer; reconnecting", endpoint.site
+            )
+            self._session.close()  # drops pooled connections; the session stays usable
+            try:
+                response, body = self._send(path)
+            except requests.RequestException as again:
+                raise error_for_exception(endpoint, again, fresh_connection=True) from again
+        log.debug(
+            "QRS site %r: GET %s -> %s in %.0f ms",
+            endpoint.site,
+            path,
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+        )
+        if response.status_code != 200:
+            raise error_for_status(
+                endpoint.site, path, response, missing_means_no_license=missing_means_no_license
+            )
+        return _json_object(endpoint.site, path, response, body)
+
+    def _send(self, path: str) -> tuple[requests.Response, bytes]:
+        endpoint = self.endpoint
+        key = new_xrfkey()
+        if not endpoint.reject_unauthorized:
+            # Again per call: warning filters are process state that others (pytest,
+            # warnings.catch_warnings) may have reset since this client was made.
+            self._silence_insecure_warning()
+        try:
             response = self._session.get(
                 endpoint.base_url + path,
                 params={"xrfkey": key},
@@ -161,24 +193,11 @@ class QrsClient:
                 timeout=(endpoint.connect_timeout, endpoint.read_timeout),
                 allow_redirects=False,  # a redirect means a login page, not QRS
             )
-            body = response.content  # read here so a broken body is classified too
-        except requests.RequestException as exc:
-            raise error_for_exception(endpoint, exc) from exc
+            return response, response.content  # read here so a broken body is classified
+        except requests.RequestException:
+            raise
         except OSError as exc:  # requests' own checks of the certificate and CA paths
             raise QrsClientConfigError(endpoint.site, str(exc)) from exc
-        elapsed_ms = (time.monotonic() - started) * 1000
-        log.debug(
-            "QRS site %r: GET %s -> %s in %.0f ms",
-            endpoint.site,
-            path,
-            response.status_code,
-            elapsed_ms,
-        )
-        if response.status_code != 200:
-            raise error_for_status(
-                endpoint.site, path, response, missing_means_no_license=missing_means_no_license
-            )
-        return _json_object(endpoint.site, path, response, body)
 
     def close(self) -> None:
         self._session.close()

@@ -8,6 +8,7 @@ searched. Each mapping here is exercised against the simulator in tests/test_qrs
 from __future__ import annotations
 
 import errno
+import http.client
 import socket
 import ssl
 from collections.abc import Iterator
@@ -71,7 +72,34 @@ def exception_chain(exc: BaseException) -> Iterator[BaseException]:
         pending += [arg for arg in current.args if isinstance(arg, BaseException)]
 
 
-def error_for_exception(endpoint: QrsEndpoint, exc: BaseException) -> QrsError:
+def is_hang_up(exc: BaseException) -> bool:
+    """The server closed (or reset) the connection without an HTTP answer."""
+    return _is_hang_up(list(exception_chain(exc)))
+
+
+def _is_hang_up(chain: list[BaseException]) -> bool:
+    if any(isinstance(e, TimeoutError | u3.TimeoutError) for e in chain):
+        return False
+    hang_ups = (
+        http.client.RemoteDisconnected,
+        ConnectionResetError,
+        ConnectionAbortedError,
+        BrokenPipeError,
+        ssl.SSLEOFError,
+    )
+    return any(isinstance(e, hang_ups) for e in chain)
+
+
+def error_for_exception(
+    endpoint: QrsEndpoint, exc: BaseException, *, fresh_connection: bool = False
+) -> QrsError:
+    """The QrsError for what requests raised.
+
+    ``fresh_connection``: the failed request was the first on a new connection. A server
+    that completes the TLS handshake and then closes without a word is, under TLS 1.3,
+    what refusing the client certificate looks like from the client when the alert is
+    lost; on a kept-alive connection the same symptom is just an idle connection dropped.
+    """
     site = endpoint.site
     target = f"{endpoint.host}:{endpoint.port}"
     chain = list(exception_chain(exc))
@@ -93,14 +121,8 @@ def error_for_exception(endpoint: QrsEndpoint, exc: BaseException) -> QrsError:
     for error in chain:
         if isinstance(error, ssl.SSLError) and not isinstance(error, ssl.SSLEOFError):
             return _tls_failure(endpoint, error)
-    if _first(chain, ssl.SSLEOFError) is not None:
-        # TLS 1.3 servers check the client certificate after the client considers the
-        # handshake done; a server that then just closes leaves only this EOF behind.
-        return QrsClientCertRejectedError(
-            site,
-            f"{target} closed the TLS connection right after the handshake; it most likely "
-            f"refused the client certificate{_CLIENT_CERT_HINT}",
-        )
+    if _is_hang_up(chain):
+        return _hung_up(endpoint, fresh_connection=fresh_connection)
 
     if _has_errno(chain, errno.ECONNREFUSED):
         return QrsConnectionRefusedError(
@@ -132,6 +154,20 @@ def error_for_status(
     if 500 <= status <= 599:
         return QrsServerError(site, f"{detail}; the repository is down or starting", status=status)
     return QrsHttpError(site, detail, status=status)
+
+
+def _hung_up(endpoint: QrsEndpoint, *, fresh_connection: bool) -> QrsError:
+    target = f"{endpoint.host}:{endpoint.port}"
+    if fresh_connection and endpoint.use_ssl:
+        return QrsClientCertRejectedError(
+            endpoint.site,
+            f"{target} closed a new TLS connection without answering; it most likely "
+            f"refused the client certificate{_CLIENT_CERT_HINT}",
+        )
+    hint = "" if endpoint.use_ssl else "; if the server expects TLS, turn useSSL on"
+    return QrsConnectionError(
+        endpoint.site, f"{target} closed the connection without answering{hint}"
+    )
 
 
 def _server_not_trusted(endpoint: QrsEndpoint, error: ssl.SSLCertVerificationError) -> QrsError:

@@ -41,6 +41,9 @@ FAULTS: tuple[str, ...] = (
     "html",  # 200 text/html error page, as a proxy or login page would send
     "malformed",  # 200 application/json that is not JSON
     "hang",  # reads the request, never answers (until the simulator stops)
+    # closes a kept-alive connection instead of answering its second request: an idle
+    # timeout on the server racing the client's next request
+    "drop-reused",
 )
 
 BUILD_VERSION = "34.21.1.0"  # Qlik Sense Enterprise on Windows, May 2024
@@ -180,6 +183,10 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = _IDLE_TIMEOUT
     server: _SiteServer
 
+    def setup(self) -> None:
+        super().setup()
+        self.answered_on_connection = 0
+
     def do_GET(self) -> None:
         site = self.server.site
         license_, fault, slow_seconds = site._snapshot()
@@ -188,6 +195,10 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(split.query)
 
         if fault == "slow" and site.stopping.wait(slow_seconds):
+            self.close_connection = True
+            return
+        if fault == "drop-reused" and self.answered_on_connection > 0:
+            self._record(split.path, query, 0)
             self.close_connection = True
             return
         if fault == "hang":
@@ -203,6 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+        self.answered_on_connection += 1
 
     def _answer(
         self, path: str, query: dict[str, list[str]], fault: str, license_: SimulatedLicense
