@@ -8,6 +8,7 @@ from licmon.config.model import (
     MonitorConfig,
     MqttSettings,
     MqttTls,
+    RetryPolicy,
     Site,
     WebhookTarget,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "MqttSettings",
     "MqttTls",
     "Problem",
+    "RetryPolicy",
     "Site",
     "WebhookTarget",
     "load_config",

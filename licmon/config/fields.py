@@ -106,19 +106,30 @@ FilePath = Annotated[Path, BeforeValidator(_file_path)]
 SiteName = Annotated[str, BeforeValidator(_site_name)]
 
 
-def _positive_seconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _expected("a number of seconds > 0")
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise _expected("a number of seconds > 0") from None
-    if seconds <= 0:
-        raise _expected("a number of seconds > 0")
-    return seconds
+def _seconds(maximum: float | None = None) -> BeforeValidator:
+    what = "a number of seconds > 0" + (f" and <= {maximum:g}" if maximum is not None else "")
+
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise _expected(what)
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise _expected(what) from None
+        if seconds <= 0 or (maximum is not None and seconds > maximum):
+            raise _expected(what)
+        return seconds
+
+    return BeforeValidator(check)
 
 
-Seconds = Annotated[float, BeforeValidator(_positive_seconds)]
+Seconds = Annotated[float, _seconds()]
+# Quick retries run inside a task and must end well within its soft time limit.
+QuickWindow = Annotated[float, _seconds(maximum=30)]
+# Celery countdowns must stay below the broker's visibility timeout (worker/settings.py).
+Backoff = Annotated[float, _seconds(maximum=1800)]
+Attempts = Annotated[int, _whole_number(minimum=1, maximum=10)]
+RetryCount = Annotated[int, _whole_number(minimum=0, maximum=20)]
 
 
 def _later_text(value: Any) -> str:

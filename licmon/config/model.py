@@ -106,6 +106,21 @@ class WebhookTarget:
 
 
 @dataclass(frozen=True)
+class RetryPolicy:
+    """How hard a delivery (or a QRS fetch) tries before it is dead-lettered.
+
+    First a few quick attempts inside the task (tenacity), for blips; then Celery retries
+    with growing countdowns, which free the worker while a destination is down.
+    """
+
+    quick_attempts: int = 3
+    quick_window_seconds: float = 15.0
+    retries: int = 5
+    backoff_seconds: float = 30.0
+    backoff_max_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
 class MonitorConfig:
     """Everything a check and its deliveries need. Destinations are None when switched off."""
 
@@ -114,6 +129,7 @@ class MonitorConfig:
     mqtt: MqttSettings | None = None
     webhooks: tuple[WebhookTarget, ...] = ()
     date_order: DateOrder = DateOrder.MONTH_FIRST
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     broker_url: SecretStr = field(default_factory=lambda: SecretStr("redis://127.0.0.1:6379/0"))
     result_backend: SecretStr = field(default_factory=lambda: SecretStr("redis://127.0.0.1:6379/1"))
     source: Path | None = None

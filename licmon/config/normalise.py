@@ -31,6 +31,7 @@ from licmon.config.model import (
     MonitorConfig,
     MqttSettings,
     MqttTls,
+    RetryPolicy,
     Site,
     WebhookTarget,
 )
@@ -351,12 +352,20 @@ def build_monitor_config(
     )
     sites = _sites(document, collect)
     broker = document.licmon.broker
+    retries = document.licmon.retries
     config = MonitorConfig(
         sites=sites,
         influx=_influx(document, collect),
         mqtt=_mqtt(document, collect, len(sites)),
         webhooks=_webhooks(document, collect),
         date_order=DateOrder(document.licmon.dateOrder),
+        retry=RetryPolicy(
+            quick_attempts=retries.quickAttempts,
+            quick_window_seconds=retries.quickWindowSeconds,
+            retries=retries.retries,
+            backoff_seconds=retries.backoffSeconds,
+            backoff_max_seconds=retries.backoffMaxSeconds,
+        ),
         broker_url=collect.secret("LICMON_BROKER_URL", broker.url) or SecretStr(DEFAULT_BROKER_URL),
         result_backend=collect.secret("LICMON_RESULT_BACKEND", broker.resultBackend)
         or SecretStr(DEFAULT_RESULT_BACKEND),

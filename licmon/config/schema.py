@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from licmon.config.fields import (
+    Attempts,
+    Backoff,
     FilePath,
     HttpMethod,
     HttpUrl,
@@ -21,6 +23,8 @@ from licmon.config.fields import (
     NonNegative,
     Port,
     QoS,
+    QuickWindow,
+    RetryCount,
     Seconds,
     SiteName,
     Switch,
@@ -255,6 +259,14 @@ class Timeouts(Section):
     mqtt: Seconds = 10.0
 
 
+class Retries(Section):
+    quickAttempts: Attempts = 3
+    quickWindowSeconds: QuickWindow = 15.0
+    retries: RetryCount = 5
+    backoffSeconds: Backoff = 30.0
+    backoffMaxSeconds: Backoff = 600.0
+
+
 class LicmonSection(Section):
     sites: list[SiteEntry] | None = None
     # Qlik's server certificate often names the machine, not the name clients use.
@@ -263,6 +275,7 @@ class LicmonSection(Section):
     mqtt: MqttExtras = MqttExtras()
     broker: BrokerSection = BrokerSection()
     timeouts: Timeouts = Timeouts()
+    retries: Retries = Retries()
 
 
 class Document(Section):

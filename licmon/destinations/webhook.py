@@ -1,0 +1,49 @@
+"""Webhooks: one task per URL; Butler's rateLimit held in Redis per webhook and event."""
+
+from __future__ import annotations
+
+import threading
+
+import redis
+import requests
+
+from licmon.config.model import MonitorConfig
+from licmon.core.payloads import webhook_event, webhook_headers, webhook_params
+from licmon.core.status import LicenseStatus
+from licmon.destinations.base import Delivery
+from licmon.senders.ratelimit import RateLimiter, webhook_identity_of
+from licmon.senders.webhook import send_webhook
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    # requests.Session is not thread-safe: one per thread keeps keep-alive without sharing.
+    if not hasattr(_local, "session"):
+        _local.session = requests.Session()
+    return _local.session
+
+
+class WebhookDestination:
+    name = "webhook"
+
+    def targets(self, config: MonitorConfig, status: LicenseStatus) -> list[str]:
+        return [hook.key for hook in config.webhooks if hook.kind == "status" or status.needs_alert]
+
+    def deliver(
+        self, config: MonitorConfig, target: str, delivery: Delivery, redis_client: redis.Redis
+    ) -> str:
+        hook = config.webhook(target)
+        alert = hook.kind == "alert"
+        event = webhook_event(delivery.status, alert)
+        identity = webhook_identity_of(hook.url.get_secret_value())
+        limiter = RateLimiter(redis_client)
+        if not limiter.acquire(identity, event, hook.rate_limit_seconds, owner=delivery.check_id):
+            return f"skipped by rateLimit ({hook.rate_limit_seconds} s) for {event!r}"
+        send_webhook(
+            hook,
+            webhook_params(delivery.status, alert),
+            webhook_headers(delivery.status, delivery.check_id),
+            session=_session(),
+        )
+        return f"{hook.method} {event!r}"

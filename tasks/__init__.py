@@ -1,0 +1,1 @@
+"""Celery tasks: fetch a site's license, deliver its status. Thin: the work is in licmon."""

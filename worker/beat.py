@@ -1,0 +1,98 @@
+"""Beat: one entry per site on its later.js schedule, a check id per tick, a startup check.
+
+The check id (`site@tick`) is what makes a tick idempotent: two beats, or one restarted
+after it sent but before it saved its state, send the same id and the fetch task runs once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from celery.beat import PersistentScheduler, ScheduleEntry
+from celery.signals import beat_init
+
+from licmon.config.model import MonitorConfig
+from licmon.laterjs import next_fire_time, parse_text
+from worker import runtime
+from worker.schedules import LaterJsSchedule
+from worker.settings import FETCH_QUEUE, FETCH_TASK
+
+# Beat down for years on a per-second schedule is not worth walking tick by tick.
+_MAX_STEPS = 100_000
+
+
+def instant_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_id(site: str, moment: datetime) -> str:
+    return f"{site}@{instant_text(moment)}"
+
+
+def entry_name(site: str) -> str:
+    return f"license check {site}"
+
+
+def beat_schedule(config: MonitorConfig) -> dict[str, dict[str, Any]]:
+    return {
+        entry_name(site.name): {
+            "task": FETCH_TASK,
+            "schedule": LaterJsSchedule(site.frequency),
+            "args": (site.name,),
+            "options": {"queue": FETCH_QUEUE},
+        }
+        for site in config.sites
+    }
+
+
+def due_tick(frequency: str, last_run_at: datetime, now: datetime) -> datetime:
+    """The latest fire time after `last_run_at` that is not in the future.
+
+    After beat was down, several ticks may have passed; one check runs, stamped with the
+    newest of them, so the data point is not dated in the past.
+    """
+    schedule = parse_text(frequency)
+    tick = next_fire_time(schedule, last_run_at)
+    if tick is None or tick > now:
+        return now.replace(microsecond=0)
+    for _ in range(_MAX_STEPS):
+        following = next_fire_time(schedule, tick)
+        if following is None or following > now:
+            break
+        tick = following
+    return tick
+
+
+class LicenseScheduler(PersistentScheduler):
+    """Celery's persistent scheduler, adding the tick's check id to each fetch it sends."""
+
+    def apply_async(
+        self, entry: ScheduleEntry, producer: Any = None, advance: bool = True, **kwargs: Any
+    ) -> Any:
+        if entry.task == FETCH_TASK and entry.args:
+            site = runtime.config().site(entry.args[0])
+            last = entry.last_run_at
+            if last.tzinfo is None:
+                last = last.replace(tzinfo=UTC)
+            tick = due_tick(site.frequency, last, datetime.now(UTC))
+            # A new dict: the next entry shares the old one's kwargs object.
+            entry.kwargs = {
+                **entry.kwargs,
+                "check_id": check_id(site.name, tick),
+                "tick": instant_text(tick),
+            }
+        return super().apply_async(entry, producer, advance, **kwargs)
+
+
+@beat_init.connect
+def check_at_startup(sender: Any = None, **_: Any) -> None:
+    """Butler checks once when it starts; so do we, with a check id of its own."""
+    started = datetime.now(UTC)
+    for site in runtime.config().sites:
+        sender.app.send_task(
+            FETCH_TASK,
+            args=(site.name,),
+            kwargs={"check_id": check_id(site.name, started), "tick": instant_text(started)},
+            queue=FETCH_QUEUE,
+        )

@@ -1,0 +1,103 @@
+"""Every Celery setting of the service, in one place, each with the reason it has its value.
+
+Queues: one for fetching and one per destination family, so a backlog of webhook retries
+never delays an MQTT message or the next license check.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from kombu import Queue
+
+from licmon.config.model import MonitorConfig
+from licmon.destinations import DESTINATIONS
+
+FETCH_TASK = "license.fetch"
+FETCH_QUEUE = "license.fetch"
+
+
+def delivery_task(destination: str) -> str:
+    return f"deliver.{destination}"
+
+
+def delivery_queue(destination: str) -> str:
+    return f"deliver.{destination}"
+
+
+# A task does at most a few quick attempts of one network call bounded by its own timeout
+# (QRS read 30 s; senders 10 s) inside `quick_window_seconds` (<= 30 s): 90 s covers it.
+SOFT_TIME_LIMIT = 90
+# The hard limit kills a worker child stuck past the soft limit (a C call ignoring signals).
+HARD_TIME_LIMIT = 120
+# Redis redelivers an unacknowledged message after this long. It must exceed the longest
+# Celery retry countdown (Backoff <= 1800 s in the config schema) plus a task's run time, or
+# a message waiting for its countdown would be delivered a second time.
+VISIBILITY_TIMEOUT = 3600
+# How many times a message may come back because its worker died (OOM, kill -9) before it
+# is dead-lettered instead of crashing the next worker too.
+MAX_REDELIVERIES = 3
+# Idempotency claims outlive every retry of a check and every duplicate beat.
+CLAIM_SECONDS = 2 * VISIBILITY_TIMEOUT
+DONE_SECONDS = 7 * 24 * 3600
+
+
+def queues() -> tuple[Queue, ...]:
+    return (
+        Queue(FETCH_QUEUE),
+        *(Queue(delivery_queue(destination.name)) for destination in DESTINATIONS),
+    )
+
+
+def routes() -> dict[str, dict[str, str]]:
+    table = {FETCH_TASK: {"queue": FETCH_QUEUE}}
+    for destination in DESTINATIONS:
+        table[delivery_task(destination.name)] = {"queue": delivery_queue(destination.name)}
+    return table
+
+
+def beat_state_file() -> str:
+    path = Path(os.environ.get("LICMON_BEAT_STATE", ".licmon/beat-schedule"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def celery_settings(config: MonitorConfig) -> dict[str, Any]:
+    return {
+        "broker_url": config.broker_url.get_secret_value(),
+        "result_backend": config.result_backend.get_secret_value(),
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "result_backend_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        # Results are for Flower and `licmon` to inspect, not an archive.
+        "result_expires": 24 * 3600,
+        "task_queues": queues(),
+        "task_default_queue": FETCH_QUEUE,
+        "task_routes": routes(),
+        # JSON only: task arguments are site names and statuses, readable in Flower.
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        # Acknowledge after the work, so a worker that dies mid-task loses nothing; the
+        # idempotency claims make the resulting redelivery harmless.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        # One message at a time per worker process: a hanging webhook cannot sit on a
+        # prefetched MQTT message that another process could send now.
+        "worker_prefetch_multiplier": 1,
+        "task_soft_time_limit": SOFT_TIME_LIMIT,
+        "task_time_limit": HARD_TIME_LIMIT,
+        "task_track_started": True,
+        # Events feed Flower.
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        # later.js schedules are evaluated in UTC, as Butler does.
+        "timezone": "UTC",
+        "enable_utc": True,
+        "beat_scheduler": "worker.beat:LicenseScheduler",
+        "beat_schedule_filename": beat_state_file(),
+        # A later.js schedule may be days apart; beat still wakes to notice config reloads.
+        "beat_max_loop_interval": 60,
+    }
