@@ -8,6 +8,7 @@ checks. Every failure leaves as a :class:`~licmon.qrs.errors.QrsError` (see
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
 import string
@@ -92,20 +93,8 @@ class QrsClient:
 
     def __init__(self, endpoint: QrsEndpoint) -> None:
         self.endpoint = endpoint
-        self._session = requests.Session()
-        # Retries belong to the caller (Celery), which knows transient from permanent.
-        adapter_class = HTTPAdapter if endpoint.verify_hostname else _ChainOnlyAdapter
-        self._session.mount("https://", adapter_class(pool_connections=1, max_retries=0))
-        self._session.mount("http://", HTTPAdapter(pool_connections=1, max_retries=0))
-        self._session.headers.update(
-            {
-                "X-Qlik-User": endpoint.user_header,
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            }
-        )
-        # Butler's static headers come last so a config can override X-Qlik-User.
-        self._session.headers.update(endpoint.headers)
+        self._session = self._new_session()
+        self._pid = os.getpid()
 
         self._verify: bool | str
         if not endpoint.reject_unauthorized:
@@ -123,6 +112,32 @@ class QrsClient:
         else:
             self._verify = True  # the system trust store
         self._cert = (str(endpoint.client_cert), str(endpoint.client_key))
+
+    def _new_session(self) -> requests.Session:
+        endpoint = self.endpoint
+        session = requests.Session()
+        # Retries belong to the caller (Celery), which knows transient from permanent.
+        adapter_class = HTTPAdapter if endpoint.verify_hostname else _ChainOnlyAdapter
+        session.mount("https://", adapter_class(pool_connections=1, max_retries=0))
+        session.mount("http://", HTTPAdapter(pool_connections=1, max_retries=0))
+        session.headers.update(
+            {
+                "X-Qlik-User": endpoint.user_header,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            }
+        )
+        # Butler's static headers come last so a config can override X-Qlik-User.
+        session.headers.update(endpoint.headers)
+        return session
+
+    def _own_session(self) -> requests.Session:
+        """The session, new in a process that inherited this client by fork (Celery prefork):
+        the parent's pooled TLS connection is not this process's to use or close."""
+        if os.getpid() != self._pid:
+            self._session = self._new_session()
+            self._pid = os.getpid()
+        return self._session
 
     def _silence_insecure_warning(self) -> None:
         # The operator chose this and was told once (above); urllib3 would repeat it on
@@ -157,7 +172,7 @@ class QrsClient:
             log.debug(
                 "QRS site %r: connection closed without an answer; reconnecting", endpoint.site
             )
-            self._session.close()  # drops pooled connections; the session stays usable
+            self._own_session().close()  # drops pooled connections; the session stays usable
             try:
                 response, body = self._send(path)
             except requests.RequestException as again:
@@ -183,7 +198,7 @@ class QrsClient:
             # warnings.catch_warnings) may have reset since this client was made.
             self._silence_insecure_warning()
         try:
-            response = self._session.get(
+            response = self._own_session().get(
                 endpoint.base_url + path,
                 params={"xrfkey": key},
                 headers={"X-Qlik-Xrfkey": key},
@@ -200,7 +215,8 @@ class QrsClient:
             raise QrsClientConfigError(endpoint.site, str(exc)) from exc
 
     def close(self) -> None:
-        self._session.close()
+        if os.getpid() == self._pid:
+            self._session.close()
 
     def __enter__(self) -> QrsClient:
         return self
