@@ -31,13 +31,13 @@ def qrs_client(site: Site) -> QrsClient:
     return QrsClient(endpoint_for(site))
 
 
-def fan_out(site: Site, status: dict[str, Any], check_id: str, tick: str) -> list[str]:
+def fan_out(site: Site, status: dict[str, Any], check_id: str, tick: str) -> list[dict[str, str]]:
     config = runtime.config()
     judged = LicenseStatus.from_json(status)
     sent = []
     for destination in DESTINATIONS:
         for target in destination.targets(config, judged):
-            DELIVERY_TASKS[destination.name].apply_async(
+            result = DELIVERY_TASKS[destination.name].apply_async(
                 kwargs={
                     "site": site.name,
                     "target": target,
@@ -46,7 +46,7 @@ def fan_out(site: Site, status: dict[str, Any], check_id: str, tick: str) -> lis
                     "tick": tick,
                 }
             )
-            sent.append(f"{destination.name}:{target}")
+            sent.append({"destination": destination.name, "target": target, "taskId": result.id})
     return sent
 
 
@@ -72,7 +72,7 @@ def fetch_license(
             check_id,
             status["status"],
             status["daysUntilExpiry"],
-            ", ".join(deliveries) or "no destination",
+            ", ".join(f"{d['destination']}/{d['target']}" for d in deliveries) or "nothing",
         )
         return status | {"checkId": check_id, "deliveries": deliveries}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import redis
@@ -15,6 +16,15 @@ from licmon.senders.ratelimit import RateLimiter, webhook_identity_of
 from licmon.senders.webhook import send_webhook
 
 _local = threading.local()
+
+
+def _forget_sessions() -> None:
+    # A prefork child must not reuse the parent's kept-alive sockets.
+    global _local
+    _local = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_sessions)
 
 
 def _session() -> requests.Session:
@@ -38,7 +48,9 @@ class WebhookDestination:
         event = webhook_event(delivery.status, alert)
         identity = webhook_identity_of(hook.url.get_secret_value())
         limiter = RateLimiter(redis_client)
-        if not limiter.acquire(identity, event, hook.rate_limit_seconds, owner=delivery.check_id):
+        # Per site too: one webhook shared by many sites must still hear from each of them.
+        window = f"{delivery.site.name}/{event}"
+        if not limiter.acquire(identity, window, hook.rate_limit_seconds, owner=delivery.check_id):
             return f"skipped by rateLimit ({hook.rate_limit_seconds} s) for {event!r}"
         send_webhook(
             hook,
