@@ -17,6 +17,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from licmon.laterjs.jsdate import days_from_civil
+
 REFERENCE_SCRIPT = Path(__file__).with_name("laterjs_reference.js")
 MAX_JS_DELAY = 2**31 - 1  # later.setTimeout never waits longer than this in one go
 
@@ -252,7 +254,10 @@ def schedule_text(draw: st.DrawFn) -> Piece:
     return _join(*pieces, sep="")
 
 
-JUNK = ("xyz", "every", "on", "the", "5", "and", "-", ",", "at", "10:61", "13:00 pm", "  ", "\t")
+JUNK = (
+    "xyz", "every", "on", "the", "5", "and", "-", ",", "at", "10:61", "13:00 pm", "  ", "\t",
+    "\U0001f600", "\u0130", "\u00a0",
+)  # fmt: skip
 
 
 @st.composite
@@ -289,7 +294,13 @@ _START_MIN, _START_MAX = 946_684_800_000, 2_240_524_800_000
 
 @st.composite
 def start_ms(draw: st.DrawFn) -> int:
-    style = draw(st.sampled_from(("minute", "minute", "second", "ms", "midnight")))
+    style = draw(st.sampled_from(("minute", "minute", "second", "ms", "midnight", "edge")))
+    if style == "edge":
+        # Around a month or year boundary, where later.js's rollovers happen.
+        year = draw(st.integers(2000, 2040))
+        month = draw(st.sampled_from((1, 2, 3, 12, draw(st.integers(1, 12)))))
+        first = days_from_civil(year, month, 1) * 86_400_000
+        return first + draw(st.sampled_from((-86_400_000, -1000, -500, 0, 999, 86_400_000)))
     value = draw(st.integers(_START_MIN, _START_MAX))
     unit = {"minute": 60_000, "second": 1000, "ms": 1, "midnight": 86_400_000}[style]
     return value - value % unit

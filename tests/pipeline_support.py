@@ -6,6 +6,7 @@ the deployment through the broker, as Flower or another service would.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -19,10 +20,21 @@ from typing import Any
 import yaml
 from celery import Celery
 
+from licmon.simulator import QlikCerts
+from licmon.simulator.server import Simulator
+from tests.http_receiver import HttpReceiver
+from tests.mqtt_private_broker import Received, Subscriber
+from tests.services import InfluxServer
+
+TODAY = dt.datetime.now(dt.UTC).date()
 REPO = Path(__file__).resolve().parent.parent
 CELERY = str(Path(sys.executable).parent / "celery")
 BROKER_URL = os.environ.get("LICMON_TEST_BROKER_URL", "redis://127.0.0.1:6379/14")
 RESULT_BACKEND = os.environ.get("LICMON_TEST_RESULT_BACKEND", "redis://127.0.0.1:6379/13")
+
+
+def in_days(days: int) -> dt.date:
+    return TODAY + dt.timedelta(days=days)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
@@ -109,3 +121,145 @@ def client() -> Celery:
     app.conf.task_serializer = "json"
     app.conf.accept_content = ["json"]
     return app
+
+
+INFLUX_DB = "butler_e2e"
+
+
+def document(
+    certs: QlikCerts,
+    simulator: Simulator,
+    receiver: HttpReceiver,
+    influx_port: int,
+    prefix: str,
+    status_hooks: list[dict[str, Any]],
+    alert_hooks: list[dict[str, Any]],
+) -> dict[str, Any]:
+    cert = {
+        "clientCert": str(certs.client_cert),
+        "clientCertKey": str(certs.client_key),
+        "clientCertCA": str(certs.root_ca),
+    }
+    sites = [
+        {
+            "name": name,
+            "host": "127.0.0.1",
+            "port": site.port,
+            "verifyHostname": False,
+            "cert": cert,
+        }
+        for name, site in simulator.sites.items()
+    ]
+    sites[0]["tags"] = [{"name": "env", "value": "prod"}]
+    return {
+        "Butler": {
+            "qlikSenseLicense": {
+                "serverLicenseMonitor": {
+                    "enable": True,
+                    "frequency": "every 24 hours",
+                    "alert": {"thresholdDays": 60},
+                    "destination": {
+                        "influxDb": {
+                            "enable": True,
+                            "tag": {"static": [{"name": "foo", "value": "bar"}]},
+                        },
+                        "mqtt": {"enable": True},
+                        "webhook": {"enable": True},
+                    },
+                }
+            },
+            "influxDb": {
+                "enable": True,
+                "hostIP": "127.0.0.1",
+                "hostPort": influx_port,
+                "v1Config": {
+                    "dbName": INFLUX_DB,
+                    "retentionPolicy": {"name": "10d", "duration": "10d"},
+                },
+                "tag": {
+                    "static": [{"name": "foo", "value": "global"}, {"name": "dc", "value": "eu"}]
+                },
+            },
+            "mqttConfig": {
+                "enable": True,
+                "brokerHost": "127.0.0.1",
+                "brokerPort": 1883,
+                "qlikSenseServerLicenseTopic": f"{prefix}/qliksense_server_license",
+                "qlikSenseServerLicenseExpireTopic": f"{prefix}/qliksense_server_license_expire",
+            },
+            "webhookNotification": {
+                "enable": True,
+                "qlikSenseServerLicenseMonitor": {"rateLimit": 300, "webhooks": status_hooks},
+                "qlikSenseServerLicenseExpiryAlert": {"rateLimit": 300, "webhooks": alert_hooks},
+            },
+        },
+        "licmon": {
+            "sites": sites,
+            "mqtt": {"siteSubtopic": True},
+            "timeouts": {"webhook": 1, "influxDb": 1, "mqtt": 2, "qrsRead": 2},
+            "retries": {
+                "quickAttempts": 2,
+                "quickWindowSeconds": 1,
+                "retries": 1,
+                "backoffSeconds": 1,
+                "backoffMaxSeconds": 1,
+            },
+        },
+    }
+
+
+# Webhook URLs often carry a token; this one must never show in a log, a task or a letter.
+WEBHOOK_TOKEN = "s3cret-webhook-token"
+
+
+def hook(receiver: HttpReceiver, path: str, method: str) -> dict[str, str]:
+    url = receiver.url(path) + f"?token={WEBHOOK_TOKEN}"
+    return {"description": path, "webhookURL": url, "httpMethod": method}
+
+
+def fetch(site: str, check_id: str, tick: str) -> Any:
+    return client().send_task(
+        "license.fetch",
+        args=(site,),
+        kwargs={"check_id": check_id, "tick": tick},
+        queue="license.fetch",
+    )
+
+
+class MessageLog:
+    """Every message the subscriber saw, kept: tests count them more than once."""
+
+    def __init__(self, subscriber: Subscriber) -> None:
+        self.subscriber = subscriber
+        self.seen: list[Received] = []
+
+    def for_site(self, site: str) -> list[Received]:
+        while not self.subscriber.messages.empty():
+            self.seen.append(self.subscriber.messages.get())
+        return [message for message in self.seen if message.topic.endswith("/" + site)]
+
+    def wait(self, site: str, count: int) -> list[Received]:
+        wait_for(
+            lambda: len(self.for_site(site)) >= count, 15, f"{count} MQTT message(s) for {site}"
+        )
+        return self.for_site(site)
+
+
+def requests_with(receiver: HttpReceiver, check_id: str, count: int) -> list[Any]:
+    def matching() -> list[Any]:
+        found = [r for r in receiver.received() if r.headers.get("x-licmon-check-id") == check_id]
+        return found if len(found) >= count else []
+
+    return wait_for(matching, 15, f"{count} webhook call(s) for {check_id}")
+
+
+def influx_row(influx: InfluxServer, site: str) -> dict[str, Any]:
+    """The one license point of `site`, as InfluxQL reads it back."""
+
+    def series() -> list[Any]:
+        query = f"SELECT * FROM qlik_sense_server_license WHERE site = '{site}'"
+        return influx.query(query, db=INFLUX_DB)["results"][0].get("series", [])
+
+    (found,) = wait_for(series, 15, f"the InfluxDB point of {site}")
+    assert len(found["values"]) == 1, found
+    return dict(zip(found["columns"], found["values"][0], strict=True))

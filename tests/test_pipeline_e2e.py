@@ -3,143 +3,31 @@ HTTP receiver, fed by the QRS simulator over mutual TLS. Nothing here is mocked.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import redis
 
-from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, ensure_qlik_certs, run_simulator
-from licmon.simulator.server import Simulator
-from tests.http_receiver import HttpReceiver, run_receiver
-from tests.mqtt_private_broker import Received, Subscriber
-from tests.pipeline_support import BROKER_URL, RESULT_BACKEND, Deployment, client, wait_for
+from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
+from tests.http_receiver import HttpReceiver
+from tests.pipeline_support import (
+    INFLUX_DB,
+    Deployment,
+    MessageLog,
+    document,
+    fetch,
+    hook,
+    in_days,
+    influx_row,
+    requests_with,
+)
 from tests.services import InfluxServer
 
-TODAY = dt.datetime.now(dt.UTC).date()
-DB = "butler_e2e"
-
-
-def in_days(days: int) -> dt.date:
-    return TODAY + dt.timedelta(days=days)
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> QlikCerts:
-    return ensure_qlik_certs(tmp_path_factory.mktemp("certs"))
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[HttpReceiver]:
-    yield from run_receiver()
-
-
-@pytest.fixture(scope="module")
-def topics(mqtt_broker: tuple[str, int]) -> Iterator[tuple[str, Subscriber]]:
-    prefix = f"licmon-e2e-{uuid.uuid4().hex[:8]}"
-    subscriber = Subscriber(*mqtt_broker, f"{prefix}/#")
-    yield prefix, subscriber
-    subscriber.close()
-
-
-@pytest.fixture(scope="module")
-def broker(redis_url: str) -> redis.Redis:
-    state = redis.Redis.from_url(BROKER_URL)
-    state.flushdb()
-    redis.Redis.from_url(RESULT_BACKEND).flushdb()
-    return state
-
-
-def document(
-    certs: QlikCerts,
-    simulator: Simulator,
-    receiver: HttpReceiver,
-    influx_port: int,
-    prefix: str,
-    status_hooks: list[dict[str, Any]],
-    alert_hooks: list[dict[str, Any]],
-) -> dict[str, Any]:
-    cert = {
-        "clientCert": str(certs.client_cert),
-        "clientCertKey": str(certs.client_key),
-        "clientCertCA": str(certs.root_ca),
-    }
-    sites = [
-        {
-            "name": name,
-            "host": "127.0.0.1",
-            "port": site.port,
-            "verifyHostname": False,
-            "cert": cert,
-        }
-        for name, site in simulator.sites.items()
-    ]
-    sites[0]["tags"] = [{"name": "env", "value": "prod"}]
-    return {
-        "Butler": {
-            "qlikSenseLicense": {
-                "serverLicenseMonitor": {
-                    "enable": True,
-                    "frequency": "every 24 hours",
-                    "alert": {"thresholdDays": 60},
-                    "destination": {
-                        "influxDb": {
-                            "enable": True,
-                            "tag": {"static": [{"name": "foo", "value": "bar"}]},
-                        },
-                        "mqtt": {"enable": True},
-                        "webhook": {"enable": True},
-                    },
-                }
-            },
-            "influxDb": {
-                "enable": True,
-                "hostIP": "127.0.0.1",
-                "hostPort": influx_port,
-                "v1Config": {"dbName": DB, "retentionPolicy": {"name": "10d", "duration": "10d"}},
-                "tag": {
-                    "static": [{"name": "foo", "value": "global"}, {"name": "dc", "value": "eu"}]
-                },
-            },
-            "mqttConfig": {
-                "enable": True,
-                "brokerHost": "127.0.0.1",
-                "brokerPort": 1883,
-                "qlikSenseServerLicenseTopic": f"{prefix}/qliksense_server_license",
-                "qlikSenseServerLicenseExpireTopic": f"{prefix}/qliksense_server_license_expire",
-            },
-            "webhookNotification": {
-                "enable": True,
-                "qlikSenseServerLicenseMonitor": {"rateLimit": 300, "webhooks": status_hooks},
-                "qlikSenseServerLicenseExpiryAlert": {"rateLimit": 300, "webhooks": alert_hooks},
-            },
-        },
-        "licmon": {
-            "sites": sites,
-            "mqtt": {"siteSubtopic": True},
-            "timeouts": {"webhook": 1, "influxDb": 1, "mqtt": 2, "qrsRead": 2},
-            "retries": {
-                "quickAttempts": 2,
-                "quickWindowSeconds": 1,
-                "retries": 1,
-                "backoffSeconds": 1,
-                "backoffMaxSeconds": 1,
-            },
-        },
-    }
-
-
-def hook(receiver: HttpReceiver, path: str, method: str) -> dict[str, str]:
-    return {"description": path, "webhookURL": receiver.url(path), "httpMethod": method}
-
-
-# --- the healthy deployment ------------------------------------------------------------------
+pytest_plugins = ["tests.pipeline_fixtures"]
 
 SITES = {
     "alpha": SiteSpec("alpha", license=SimulatedLicense(valid_to=[in_days(30)])),
@@ -158,7 +46,7 @@ def healthy(
     tmp_path_factory: pytest.TempPathFactory,
     certs: QlikCerts,
     receiver: HttpReceiver,
-    topics: tuple[str, Subscriber],
+    topics: tuple[str, MessageLog],
     influx_server: InfluxServer,
     broker: redis.Redis,
 ) -> Iterator[Deployment]:
@@ -189,39 +77,13 @@ def healthy(
             deployment.stop_all()
 
 
-def fetch(site: str, check_id: str, tick: str) -> Any:
-    return client().send_task(
-        "license.fetch", args=(site,), kwargs={"check_id": check_id, "tick": tick}
-    )
-
-
-def messages_for(subscriber: Subscriber, site: str, count: int) -> list[Received]:
-    seen: list[Received] = []
-
-    def enough() -> bool:
-        while not subscriber.messages.empty():
-            seen.append(subscriber.messages.get())
-        return len([m for m in seen if m.topic.endswith("/" + site)]) >= count
-
-    wait_for(enough, 15, f"{count} MQTT message(s) for {site}")
-    return [m for m in seen if m.topic.endswith("/" + site)]
-
-
-def requests_with(receiver: HttpReceiver, check_id: str, count: int) -> list[Any]:
-    def matching() -> list[Any]:
-        found = [r for r in receiver.received() if r.headers.get("x-licmon-check-id") == check_id]
-        return found if len(found) >= count else []
-
-    return wait_for(matching, 15, f"{count} webhook call(s) for {check_id}")
-
-
 def test_status_and_alert_reach_every_destination_as_butler_sends_them(
     healthy: Deployment,
     receiver: HttpReceiver,
-    topics: tuple[str, Subscriber],
+    topics: tuple[str, MessageLog],
     influx_server: InfluxServer,
 ) -> None:
-    prefix, subscriber = topics
+    prefix, mqtt_log = topics
     tick = "2026-11-28T00:00:00Z"
     result = fetch("alpha", "alpha@" + tick, tick).get(timeout=30)
     assert (result["status"], result["daysUntilExpiry"], result["checkId"]) == (
@@ -243,9 +105,7 @@ def test_status_and_alert_reach_every_destination_as_butler_sends_them(
         SimulatedLicense(valid_to=[in_days(30)]).to_json()["keyDetails"].split("Valid To: ")[1][:22]
     )
 
-    status_message, alert_message = sorted(
-        messages_for(subscriber, "alpha", 2), key=lambda m: m.topic
-    )
+    status_message, alert_message = sorted(mqtt_log.wait("alpha", 2), key=lambda m: m.topic)
     assert status_message.topic == f"{prefix}/qliksense_server_license/alpha"
     assert (status_message.qos, status_message.retain) == (1, False)
     assert json.loads(status_message.payload) == {
@@ -286,14 +146,7 @@ def test_status_and_alert_reach_every_destination_as_butler_sends_them(
     ]
     assert calls["/license-monitor/post"].headers["x-licmon-site"] == "alpha"
 
-    def point() -> list[Any]:
-        answer = influx_server.query(
-            "SELECT * FROM qlik_sense_server_license WHERE site = 'alpha'", db=DB
-        )["results"][0]
-        return answer.get("series", [])
-
-    (series,) = wait_for(point, 15, "the InfluxDB point")
-    row = dict(zip(series["columns"], series["values"][0], strict=True))
+    row = influx_row(influx_server, "alpha")
     assert row == {
         "time": tick,
         "days_until_expiry": 30,
@@ -304,23 +157,23 @@ def test_status_and_alert_reach_every_destination_as_butler_sends_them(
         "env": "prod",
         "site": "alpha",
     }
-    fields = influx_server.query("SHOW FIELD KEYS FROM qlik_sense_server_license", db=DB)
+    fields = influx_server.query("SHOW FIELD KEYS FROM qlik_sense_server_license", db=INFLUX_DB)
     assert sorted(map(tuple, fields["results"][0]["series"][0]["values"])) == [
         ("days_until_expiry", "float"),
         ("expiry_date", "string"),
         ("license_expired", "boolean"),
     ]
-    policies = influx_server.query(f'SHOW RETENTION POLICIES ON "{DB}"')["results"][0]
+    policies = influx_server.query(f'SHOW RETENTION POLICIES ON "{INFLUX_DB}"')["results"][0]
     assert policies["series"][0]["values"][1][:2] == ["10d", "240h0m0s"]
 
 
 def test_expired_and_perpetual_licenses(
     healthy: Deployment,
     receiver: HttpReceiver,
-    topics: tuple[str, Subscriber],
+    topics: tuple[str, MessageLog],
     influx_server: InfluxServer,
 ) -> None:
-    _, subscriber = topics
+    _, mqtt_log = topics
     tick = "2026-11-28T01:00:00Z"
     lapsed = fetch("lapsed", "lapsed@" + tick, tick).get(timeout=30)
     forever = fetch("forever", "forever@" + tick, tick).get(timeout=30)
@@ -333,7 +186,7 @@ def test_expired_and_perpetual_licenses(
     assert (forever["status"], forever["daysUntilExpiry"]) == ("ok", None)
     assert {d["target"] for d in forever["deliveries"]} == {"influxdb", "status", "status-1"}
 
-    alert = next(m for m in messages_for(subscriber, "lapsed", 2) if "expire/" in m.topic)
+    alert = next(m for m in mqtt_log.wait("lapsed", 2) if "expire/" in m.topic)
     assert alert.payload == f"Qlik Sense server license expired on {in_days(-10).isoformat()}"
     calls = {r.path: r for r in requests_with(receiver, "lapsed@" + tick, 4)}
     assert calls["/license-alert/post"].json()["event"] == "server license has expired alert"
@@ -346,14 +199,7 @@ def test_expired_and_perpetual_licenses(
         "daysUntilExpiry": None,
     }
 
-    def point() -> list[Any]:
-        answer = influx_server.query(
-            "SELECT * FROM qlik_sense_server_license WHERE site = 'forever'", db=DB
-        )["results"][0]
-        return answer.get("series", [])
-
-    (series,) = wait_for(point, 15, "the perpetual license's point")
-    row = dict(zip(series["columns"], series["values"][0], strict=True))
+    row = influx_row(influx_server, "forever")
     assert (row["license_expired"], row["days_until_expiry"], row["expiry_date"]) == (
         False,
         None,
@@ -362,16 +208,16 @@ def test_expired_and_perpetual_licenses(
 
 
 def test_the_same_tick_twice_delivers_once(
-    healthy: Deployment, receiver: HttpReceiver, topics: tuple[str, Subscriber]
+    healthy: Deployment, receiver: HttpReceiver, topics: tuple[str, MessageLog]
 ) -> None:
-    _, subscriber = topics
+    _, mqtt_log = topics
     tick = "2026-11-29T00:00:00Z"
     first = fetch("again", "again@" + tick, tick)
     second = fetch("again", "again@" + tick, tick)  # a second beat, or a resend
     results = [first.get(timeout=30), second.get(timeout=30)]
     assert sorted(result is None for result in results) == [False, True]
     requests_with(receiver, "again@" + tick, 1)
-    messages_for(subscriber, "again", 1)
+    mqtt_log.wait("again", 1)
     time.sleep(2)  # let any duplicate arrive before counting
     assert (
         len(
@@ -383,7 +229,7 @@ def test_the_same_tick_twice_delivers_once(
         )
         == 1
     )
-    assert len(messages_for(subscriber, "again", 1)) == 1
+    assert len(mqtt_log.wait("again", 1)) == 1
 
 
 def test_rate_limit_holds_per_webhook_event_and_site_in_redis(

@@ -6,6 +6,7 @@ after it sent but before it saved its state, send the same id and the fetch task
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,11 +14,11 @@ from celery.beat import PersistentScheduler, ScheduleEntry
 from celery.signals import beat_init
 
 from licmon.config.model import MonitorConfig
-from licmon.laterjs import next_fire_time, parse_text
 from worker import runtime
 from worker.schedules import LaterJsSchedule
 from worker.settings import FETCH_QUEUE, FETCH_TASK
 
+log = logging.getLogger("licmon.beat")
 # Beat down for years on a per-second schedule is not worth walking tick by tick.
 _MAX_STEPS = 100_000
 
@@ -46,18 +47,17 @@ def beat_schedule(config: MonitorConfig) -> dict[str, dict[str, Any]]:
     }
 
 
-def due_tick(frequency: str, last_run_at: datetime, now: datetime) -> datetime:
+def due_tick(schedule: LaterJsSchedule, last_run_at: datetime, now: datetime) -> datetime:
     """The latest fire time after `last_run_at` that is not in the future.
 
     After beat was down, several ticks may have passed; one check runs, stamped with the
     newest of them, so the data point is not dated in the past.
     """
-    schedule = parse_text(frequency)
-    tick = next_fire_time(schedule, last_run_at)
+    tick = schedule.next_fire(last_run_at)
     if tick is None or tick > now:
         return now.replace(microsecond=0)
     for _ in range(_MAX_STEPS):
-        following = next_fire_time(schedule, tick)
+        following = schedule.next_fire(tick)
         if following is None or following > now:
             break
         tick = following
@@ -70,16 +70,13 @@ class LicenseScheduler(PersistentScheduler):
     def apply_async(
         self, entry: ScheduleEntry, producer: Any = None, advance: bool = True, **kwargs: Any
     ) -> Any:
-        if entry.task == FETCH_TASK and entry.args:
-            site = runtime.config().site(entry.args[0])
-            last = entry.last_run_at
-            if last.tzinfo is None:
-                last = last.replace(tzinfo=UTC)
-            tick = due_tick(site.frequency, last, datetime.now(UTC))
+        if entry.task == FETCH_TASK and entry.args and isinstance(entry.schedule, LaterJsSchedule):
+            tick = due_tick(entry.schedule, entry.last_run_at, datetime.now(UTC))
+            site = entry.args[0]
             # A new dict: the next entry shares the old one's kwargs object.
             entry.kwargs = {
                 **entry.kwargs,
-                "check_id": check_id(site.name, tick),
+                "check_id": check_id(site, tick),
                 "tick": instant_text(tick),
             }
         return super().apply_async(entry, producer, advance, **kwargs)
@@ -90,6 +87,7 @@ def check_at_startup(sender: Any = None, **_: Any) -> None:
     """Butler checks once when it starts; so do we, with a check id of its own."""
     started = datetime.now(UTC)
     for site in runtime.config().sites:
+        log.info("startup check of %s: %s", site.name, check_id(site.name, started))
         sender.app.send_task(
             FETCH_TASK,
             args=(site.name,),

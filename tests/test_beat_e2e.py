@@ -1,0 +1,88 @@
+"""Beat as a process: a startup check, then ticks on the later.js schedule; a restart
+neither sends a tick twice nor skips the startup check."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
+from tests.http_receiver import HttpReceiver
+from tests.pipeline_support import Deployment, MessageLog, document, hook, in_days
+from tests.services import InfluxServer
+
+pytest_plugins = ["tests.pipeline_fixtures"]
+
+
+@pytest.fixture(scope="module")
+def ticking(
+    tmp_path_factory: pytest.TempPathFactory,
+    certs: QlikCerts,
+    receiver: HttpReceiver,
+    topics: tuple[str, MessageLog],
+    influx_server: InfluxServer,
+    broker: redis.Redis,
+) -> Iterator[Deployment]:
+    site = SiteSpec("ticker", license=SimulatedLicense(valid_to=[in_days(200)]))
+    with run_simulator([site], certs) as simulator:
+        config = document(
+            certs,
+            simulator,
+            receiver,
+            influx_server.http_port,
+            topics[0],
+            status_hooks=[hook(receiver, "/ticks", "POST")],
+            alert_hooks=[],
+        )
+        monitor = config["Butler"]["qlikSenseLicense"]["serverLicenseMonitor"]
+        monitor["frequency"] = "every 2 seconds"
+        config["Butler"]["webhookNotification"]["qlikSenseServerLicenseMonitor"]["rateLimit"] = 0
+        deployment = Deployment(tmp_path_factory.mktemp("beat"), config)
+        deployment.start_worker(concurrency=2)
+        try:
+            yield deployment
+        finally:
+            deployment.stop_all()
+
+
+def startup_ids(log: str) -> list[str]:
+    return re.findall(r"startup check of ticker: (ticker@\S+)", log)
+
+
+def test_startup_check_then_ticks_and_a_clean_restart(
+    ticking: Deployment, receiver: HttpReceiver
+) -> None:
+    first = ticking.start_beat()
+    time.sleep(5)
+    ticking.stop(first)
+    second = ticking.start_beat()
+    time.sleep(5)
+    ticking.stop(second)
+    time.sleep(2)  # deliveries of the last ticks
+
+    beat_logs = [log.read_text() for role, _, log in ticking.processes if role == "beat"]
+    starts = [startup_ids(log) for log in beat_logs]
+    assert [len(ids) for ids in starts] == [1, 1], beat_logs
+    delivered = Counter(
+        request.headers["x-licmon-check-id"] for request in receiver.received("/ticks")
+    )
+    # Nothing twice: not across the restart, not the startup check.
+    assert delivered and max(delivered.values()) == 1, delivered
+    for ids in starts:
+        assert ids[0] in delivered
+    ticks = sorted(set(delivered) - {ids[0] for ids in starts})
+    # Ticks are calendar-aligned: even seconds, as later.js reads "every 2 seconds".
+    assert len(ticks) >= 4, delivered
+    assert all(int(tick[-3:-1]) % 2 == 0 for tick in ticks), ticks
+    sent = [
+        line
+        for log in beat_logs
+        for line in log.splitlines()
+        if "Sending due task license check ticker" in line
+    ]
+    assert len(sent) == len(ticks) or len(sent) == len(ticks) + 1  # a startup id may equal a tick

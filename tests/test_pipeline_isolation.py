@@ -1,0 +1,137 @@
+"""One webhook never answers, another answers 500, InfluxDB is down: MQTT and the healthy
+webhook still deliver within 2 s of the fetch, and the failing targets retry, then end in
+the dead-letter list and as FAILURE in the result backend (what Flower shows)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
+from tests.http_receiver import HttpReceiver
+from tests.pipeline_support import (
+    WEBHOOK_TOKEN,
+    Deployment,
+    MessageLog,
+    client,
+    document,
+    fetch,
+    hook,
+    in_days,
+    wait_for,
+)
+from tests.services import InfluxServer
+
+pytest_plugins = ["tests.pipeline_fixtures"]
+
+
+@pytest.fixture(scope="module")
+def faulty(
+    tmp_path_factory: pytest.TempPathFactory,
+    certs: QlikCerts,
+    receiver: HttpReceiver,
+    topics: tuple[str, MessageLog],
+    influx_server: InfluxServer,
+    broker: redis.Redis,
+) -> Iterator[Deployment]:
+    receiver.on("/never-answers", hang=True)
+    receiver.on("/fails", status=500)
+    site = SiteSpec("iso", license=SimulatedLicense(valid_to=[in_days(30)]))
+    with run_simulator([site], certs) as simulator:
+        deployment = Deployment(
+            tmp_path_factory.mktemp("faulty"),
+            document(
+                certs,
+                simulator,
+                receiver,
+                influx_server.http_port,
+                topics[0],
+                status_hooks=[
+                    hook(receiver, "/never-answers", "POST"),
+                    hook(receiver, "/fails", "POST"),
+                    hook(receiver, "/healthy", "POST"),
+                ],
+                alert_hooks=[],
+            ),
+        )
+        deployment.start_worker()
+        try:
+            yield deployment
+        finally:
+            deployment.stop_all()
+            if influx_server.process is None:
+                influx_server.start()
+
+
+def test_failing_destinations_never_delay_or_lose_the_others(
+    faulty: Deployment,
+    receiver: HttpReceiver,
+    topics: tuple[str, MessageLog],
+    influx_server: InfluxServer,
+    broker: redis.Redis,
+) -> None:
+    _, mqtt_log = topics
+    influx_server.stop()
+    tick = "2026-11-28T05:00:00Z"
+    check_id = "iso@" + tick
+    started = time.monotonic()
+    outcome = fetch("iso", check_id, tick)
+
+    def healthy_call() -> bool:
+        return any(
+            r.headers.get("x-licmon-check-id") == check_id for r in receiver.received("/healthy")
+        )
+
+    wait_for(healthy_call, 10, "the healthy webhook", every=0.01)
+    webhook_after = time.monotonic() - started
+    wait_for(lambda: len(mqtt_log.for_site("iso")) >= 2, 10, "MQTT status and alert", every=0.01)
+    mqtt_after = time.monotonic() - started
+    assert webhook_after < 2.0, f"healthy webhook after {webhook_after:.2f} s"
+    assert mqtt_after < 2.0, f"MQTT after {mqtt_after:.2f} s"
+
+    deliveries = {d["target"]: d["taskId"] for d in outcome.get(timeout=10)["deliveries"]}
+    failing = {"status-1": "webhook", "status-2": "webhook", "influxdb": "influxdb"}
+
+    def dead_letters() -> dict[str, dict]:
+        entries = [json.loads(raw) for raw in broker.lrange("licmon:deadletters", 0, -1)]
+        mine = {entry["target"]: entry for entry in entries if entry["checkId"] == check_id}
+        return mine if set(failing) <= set(mine) else {}
+
+    letters = wait_for(dead_letters, 60, "three dead letters")
+    for target, destination in failing.items():
+        assert letters[target]["destination"] == destination
+        assert letters[target]["site"] == "iso"
+        assert letters[target]["attempts"] == 2  # the first run and the one Celery retry
+        state = client().AsyncResult(deliveries[target])
+        wait_for(lambda state=state: state.state == "FAILURE", 10, f"{target} FAILURE")
+    assert "500" in letters["status-2"]["reason"]
+    assert "1 s" in letters["status-1"]["reason"] or "timed out" in letters["status-1"]["reason"]
+    assert WEBHOOK_TOKEN not in json.dumps(letters)
+    # Retried: each failing webhook was called by the first run and by the Celery retry.
+    assert len(receiver.received("/never-answers")) >= 2
+    assert len(receiver.received("/fails")) >= 2
+    for target in ("status", "alert", "status-3"):
+        assert client().AsyncResult(deliveries[target]).state == "SUCCESS"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "licmon.cli.main", "deadletters"],
+        capture_output=True,
+        text=True,
+        env=faulty.env(),
+        timeout=30,
+        check=True,
+    )
+    assert "iso  webhook/status-2  " + check_id in done.stdout
+    assert "iso  influxdb/influxdb  " + check_id in done.stdout
+    assert WEBHOOK_TOKEN not in done.stdout
+    # Nor in the worker's log, nor in the task arguments and results that Flower shows.
+    assert WEBHOOK_TOKEN not in faulty.logs()
+    for task_id in deliveries.values():
+        meta = client().backend.get_task_meta(task_id)
+        assert WEBHOOK_TOKEN not in json.dumps(meta, default=str)
