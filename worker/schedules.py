@@ -49,6 +49,8 @@ class LaterJsSchedule(BaseSchedule):
         self.text = text
         self.later: LaterSchedule = parse_text(text)
         validate(self.later)
+        # Beat asks about the same last_run_at until the entry runs: remember the last answer.
+        self._fire_cache: tuple[datetime, datetime | None] | None = None
         super().__init__(nowfun=nowfun, app=app)
 
     def now(self) -> datetime:
@@ -57,7 +59,13 @@ class LaterJsSchedule(BaseSchedule):
 
     def next_fire(self, last_run_at: datetime) -> datetime | None:
         """When the timer armed at ``last_run_at`` fires (None: never again)."""
-        return next_fire_time(self.later, as_utc(last_run_at))
+        armed = as_utc(last_run_at)
+        cached = self._fire_cache
+        if cached is not None and cached[0] == armed:
+            return cached[1]
+        fire = next_fire_time(self.later, armed)
+        self._fire_cache = (armed, fire)
+        return fire
 
     def remaining_estimate(self, last_run_at: datetime) -> timedelta:
         fire = self.next_fire(last_run_at)

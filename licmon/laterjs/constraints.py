@@ -15,9 +15,7 @@ from collections.abc import Sequence
 
 from licmon.laterjs.jsdate import DAY, SEC, WEEK, JSDate, build, date_utc
 from licmon.laterjs.jsvalue import (
-    NAN,
     Num,
-    is_nan,
     js_ceil,
     js_div,
     js_floor,
@@ -549,4 +547,4 @@ class Before(Constraint):
 
 MODIFIERS: dict[str, type[After] | type[Before]] = {"a": After, "b": Before}
 
-__all__ = ["CONSTRAINTS", "MODIFIERS", "NAN", "Constraint", "LaterRuntimeError", "is_nan"]
+__all__ = ["CONSTRAINTS", "MODIFIERS", "Constraint", "LaterRuntimeError"]
