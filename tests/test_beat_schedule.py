@@ -1,20 +1,13 @@
-"""LaterJsSchedule: beat fires later.js text as Butler's ``later.setInterval`` would.
-
-The test process never imports the ``worker`` package (its ``__init__`` builds the project's
-app from LICMON_CONFIG), so ``worker/schedules.py`` is loaded from its file; it must not need
-the package anyway.
-"""
+"""LaterJsSchedule: beat fires later.js text as Butler's ``later.setInterval`` would."""
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from celery import Celery
@@ -22,25 +15,7 @@ from celery.beat import PersistentScheduler, ScheduleEntry
 from celery.schedules import BaseSchedule
 
 from licmon.laterjs import LaterParseError, LaterScheduleError
-
-SCHEDULES_PY = Path(__file__).resolve().parent.parent / "worker" / "schedules.py"
-MODULE_NAME = "licmon_test_worker_schedules"
-
-
-def _load() -> ModuleType:
-    if "worker.schedules" in sys.modules:
-        return sys.modules["worker.schedules"]
-    if MODULE_NAME not in sys.modules:
-        spec = importlib.util.spec_from_file_location(MODULE_NAME, SCHEDULES_PY)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[MODULE_NAME] = module  # pickle finds the class by module name
-        spec.loader.exec_module(module)
-    return sys.modules[MODULE_NAME]
-
-
-schedules = _load()
-LaterJsSchedule = schedules.LaterJsSchedule
+from worker.schedules import LaterJsSchedule
 
 # A clock the schedules read through a module-level function, so it survives pickling.
 _NOW: list[datetime] = [datetime(2026, 11, 28, 3, 17, tzinfo=UTC)]
@@ -216,13 +191,11 @@ def test_restart_neither_repeats_nor_skips_a_tick(tmp_path: Path, clock: list[da
 
 def test_module_does_not_import_the_project_app() -> None:
     code = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('m', {str(SCHEDULES_PY)!r})\n"
-        "module = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(module)\n"
-        "print(sorted(n for n in sys.modules if n == 'worker' or n.startswith('worker.')))\n"
+        "import sys\n"
+        "import worker.schedules\n"
+        "print(sorted(n for n in sys.modules if n.startswith('worker.')))\n"
     )
     completed = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert completed.stdout.strip() == "[]"
+    assert completed.stdout.strip() == "['worker.schedules']"
