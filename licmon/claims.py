@@ -18,7 +18,6 @@ if not holder then
   return 1
 end
 if holder == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
 return 0
@@ -43,7 +42,11 @@ class Claims:
         return f"{self._prefix}:{name}"
 
     def claim(self, name: str, owner: str, seconds: float) -> bool:
-        """True if `name` was free and is now `owner`'s for `seconds`, or already was."""
+        """True if `name` was free and is now `owner`'s for `seconds`, or already was.
+
+        Claiming again does not extend the claim: a rate-limit window stays as long as it
+        was when first taken.
+        """
         if not owner or owner == DONE:
             raise ValueError("a claim needs an owner (a task id)")
         return bool(self._claim(keys=[self.key(name)], args=[owner, int(seconds * 1000)]))

@@ -382,3 +382,28 @@ def test_cli_validate_ok_and_problems(
     assert captured.out == ""
     assert "expected a whole number >= 0, got 'sixty'" in captured.err
     assert "Traceback" not in captured.err
+
+
+def test_invalid_frequency_is_refused_with_later_js_position(tmp_path: Path, certs: Path) -> None:
+    path = dump(tmp_path, butler_doc(certs, frequency="every fortnight"))
+    (problem,) = problems_of(path)
+    assert problem.startswith(
+        "Butler.qlikSenseLicense.serverLicenseMonitor.frequency: expected a later.js schedule "
+        "such as 'every 24 hours'; parsing stops at position 6"
+    )
+    assert problem.endswith("got 'every fortnight'")
+    assert "every fortnight\n      ^" in problem
+
+
+def test_frequency_later_js_parses_but_cannot_run_is_refused(tmp_path: Path, certs: Path) -> None:
+    path = dump(tmp_path, butler_doc(certs, frequency="every 5 mins also"))
+    (problem,) = problems_of(path)
+    assert "expected a later.js schedule that can run" in problem
+
+
+@pytest.mark.parametrize(
+    "text", ["every 24 hours", "every 14 days", "at 10:15 am", "every weekday at 8:00 am"]
+)
+def test_butler_frequencies_are_accepted(tmp_path: Path, certs: Path, text: str) -> None:
+    (site,) = load_config(dump(tmp_path, butler_doc(certs, frequency=text)), env={}).sites
+    assert site.frequency == text

@@ -133,19 +133,24 @@ RetryCount = Annotated[int, _whole_number(minimum=0, maximum=20)]
 
 
 def _later_text(value: Any) -> str:
+    # Imported here: the engine is only needed when a config is validated.
+    from licmon.laterjs import LaterParseError, LaterScheduleError, parse_text, validate
+
     text = _text(value).strip()
     try:
-        from licmon.laterjs import LaterParseError, parse_text
-    except ImportError:  # TEMPORARY until the later.js engine lands
-        return text
-    try:
-        parse_text(text)
+        validate(parse_text(text))
     except LaterParseError as exc:
         raise PydanticCustomError(
             "expected",
             "expected a later.js schedule such as 'every 24 hours'; "
             "parsing stops at position {position} ({reason}):\n{caret}",
             {"position": exc.position, "reason": exc.reason, "caret": exc.caret_message()},
+        ) from None
+    except LaterScheduleError as exc:
+        raise PydanticCustomError(
+            "expected",
+            "expected a later.js schedule that can run; later.js parses it but fails: {reason}",
+            {"reason": str(exc)},
         ) from None
     return text
 

@@ -11,20 +11,9 @@ import hashlib
 
 import redis
 
-__all__ = ["RateLimiter", "webhook_identity_of"]
+from licmon.claims import Claims
 
-# Atomic take-or-check: a GET then SET from Python could let two replicas both take a window.
-_ACQUIRE = """
-local holder = redis.call('GET', KEYS[1])
-if not holder then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-if holder == ARGV[1] then
-  return 1
-end
-return 0
-"""
+__all__ = ["RateLimiter", "webhook_identity_of"]
 
 
 def webhook_identity_of(url: str) -> str:
@@ -36,12 +25,10 @@ class RateLimiter:
     """At most one call per `seconds` window per (webhook, event), across processes."""
 
     def __init__(self, redis: redis.Redis, prefix: str = "licmon:ratelimit") -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._acquire = redis.register_script(_ACQUIRE)
+        self._windows = Claims(redis, prefix)
 
     def key(self, webhook_identity: str, event: str) -> str:
-        return f"{self._prefix}:{webhook_identity}:{event}"
+        return self._windows.key(f"{webhook_identity}:{event}")
 
     def acquire(self, webhook_identity: str, event: str, seconds: int, owner: str) -> bool:
         """True if the window was free and is now `owner`'s, or is already `owner`'s.
@@ -53,7 +40,4 @@ class RateLimiter:
             return True
         if not owner:
             raise ValueError("owner must name the delivery taking the window")
-        taken = self._acquire(
-            keys=[self.key(webhook_identity, event)], args=[owner, int(seconds * 1000)]
-        )
-        return bool(taken)
+        return self._windows.claim(f"{webhook_identity}:{event}", owner, seconds)
