@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,flower]'
+	$(PY) -m pip install -q -e '.[test,flower,demo]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -28,7 +28,7 @@ test: install services lint
 	$(PY) -m pytest $(if $(STRICT),--require-services) $(PYTEST_ARGS)
 
 demo: install
-	scripts/demo.sh
+	$(PY) scripts/demo.py
 
 bench: install services
 	$(PY) bench/pipeline.py

@@ -47,7 +47,7 @@ def deliver(
 
     done = run_once(task, f"delivery:{check_id}:{destination.name}:{target}", send, details)
     if done is not None:
-        log.info("delivered %s to %s/%s (%s): %s", site, destination.name, target, check_id, done)
+        log.info("%s/%s for %s (%s): %s", destination.name, target, site, check_id, done)
     return done
 
 

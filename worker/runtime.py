@@ -14,6 +14,7 @@ import redis
 from licmon.claims import Claims
 from licmon.config import ConfigError, MonitorConfig, load_config
 from licmon.deadletters import DeadLetters
+from worker.settings import is_redis
 
 
 @functools.cache
@@ -33,7 +34,21 @@ def state_url() -> str:
 
 @functools.cache
 def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(state_url(), socket_timeout=10, health_check_interval=30)
+    url = state_url()
+    if is_redis(url):
+        return redis.Redis.from_url(url, socket_timeout=10, health_check_interval=30)
+    # An embedded broker (the demo without Redis): the state lives in this process, so the
+    # worker must run a single process (--pool threads) for claims to hold.
+    try:
+        import fakeredis
+    except ImportError:
+        print(
+            f"licmon needs Redis for its state; the broker {url.split(':')[0]}:// is not Redis "
+            "(install the 'demo' extra for an in-process store)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+    return fakeredis.FakeRedis()
 
 
 def claims() -> Claims:

@@ -64,13 +64,19 @@ def beat_state_file() -> str:
     return str(path)
 
 
+def is_redis(url: str) -> bool:
+    return url.startswith(("redis://", "rediss://", "unix://"))
+
+
 def celery_settings(config: MonitorConfig) -> dict[str, Any]:
+    broker_url = config.broker_url.get_secret_value()
+    # Only Redis has a visibility timeout; the demo's embedded SQLite transport refuses it.
+    transport = {"visibility_timeout": VISIBILITY_TIMEOUT} if is_redis(broker_url) else {}
     return {
-        "broker_url": config.broker_url.get_secret_value(),
+        "broker_url": broker_url,
         "result_backend": config.result_backend.get_secret_value(),
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
-        "result_backend_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "broker_transport_options": transport,
         # Results are for Flower and `licmon` to inspect, not an archive.
         "result_expires": 24 * 3600,
         "task_queues": queues(),

@@ -30,7 +30,12 @@ def run(args: argparse.Namespace) -> int:
     config = load_or_report(args)
     if config is None:
         return EXIT_CONFIG
-    letters = DeadLetters(redis.Redis.from_url(config.broker_url.get_secret_value()))
+    url = config.broker_url.get_secret_value()
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        scheme = url.split(":", 1)[0]
+        print(f"licmon deadletters: the broker is {scheme}://, not Redis: no list", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    letters = DeadLetters(redis.Redis.from_url(url))
     try:
         entries = letters.newest(args.limit)
         total = letters.count()
