@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STRICT ?=
 PYTEST_ARGS ?=
 
-.PHONY: install services test lint demo bench clean
+.PHONY: install services test lint demo bench footprint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,5 +33,18 @@ demo: install
 bench: install services
 	$(PY) bench/pipeline.py
 
+# Memory is measured as deployed: without Flower, whose celery plugin loads into every
+# celery process (the Docker image's `base` stage has no Flower either).
+LEAN ?= .venv-lean
+$(LEAN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(LEAN)
+	$(LEAN)/bin/python -m pip install -q --upgrade pip
+	$(LEAN)/bin/python -m pip install -q -e .
+	touch $@
+
+footprint: $(LEAN)/.installed services
+	$(LEAN)/bin/python bench/footprint.py --pool prefork --concurrency 2
+	$(LEAN)/bin/python bench/footprint.py --pool threads --concurrency 8
+
 clean:
-	rm -rf $(VENV) .licmon .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LEAN) .licmon .pytest_cache .ruff_cache

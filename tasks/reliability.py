@@ -72,9 +72,8 @@ class ReliableTask(Task):
         request = self.request
         if request.id and not request.is_eager:
             key = f"licmon:starts:{request.id}:{request.retries}"
-            client = runtime.redis_client()
-            starts = int(client.incr(key))
-            client.expire(key, CLAIM_SECONDS)
+            with runtime.redis_client().pipeline() as pipe:
+                starts = int(pipe.incr(key).expire(key, CLAIM_SECONDS).execute()[0])
             if starts > MAX_REDELIVERIES + 1:
                 reason = f"redelivered {starts - 1} times after lost workers; given up"
                 dead_letter(self, kwargs, reason)

@@ -95,7 +95,8 @@ def celery_settings(config: MonitorConfig) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_soft_time_limit": SOFT_TIME_LIMIT,
         "task_time_limit": HARD_TIME_LIMIT,
-        "task_track_started": True,
+        # Flower learns "started" from events; storing it too costs a write per task.
+        "task_track_started": False,
         # Events feed Flower.
         "worker_send_task_events": True,
         "task_send_sent_event": True,

@@ -4,6 +4,7 @@ overwrites the same point instead of adding one."""
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import redis
 
@@ -11,13 +12,19 @@ from licmon.config.model import InfluxSettings, MonitorConfig
 from licmon.core.payloads import influx_point
 from licmon.core.status import LicenseStatus
 from licmon.destinations.base import Delivery
-from licmon.senders.influxdb import InfluxWriter, make_influx_writer
+
+if TYPE_CHECKING:
+    from licmon.senders.influxdb import InfluxWriter
 
 _writers: dict[InfluxSettings, InfluxWriter] = {}
 _lock = threading.Lock()
 
 
 def _writer(settings: InfluxSettings) -> InfluxWriter:
+    # Imported here, as in every destination: beat lists destinations but never delivers,
+    # and influxdb-client alone would add 12 MB to it.
+    from licmon.senders.influxdb import make_influx_writer
+
     # One writer per process keeps the database preparation and HTTP connections warm.
     with _lock:
         if settings not in _writers:

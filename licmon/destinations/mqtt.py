@@ -8,7 +8,6 @@ from licmon.config.model import MonitorConfig, MqttSettings
 from licmon.core.payloads import alert_text, mqtt_status_json
 from licmon.core.status import LicenseStatus
 from licmon.destinations.base import Delivery
-from licmon.senders.mqtt import get_publisher
 
 STATUS, ALERT = "status", "alert"
 
@@ -33,6 +32,8 @@ class MqttDestination:
     def deliver(
         self, config: MonitorConfig, target: str, delivery: Delivery, redis_client: redis.Redis
     ) -> str:
+        from licmon.senders.mqtt import get_publisher  # see influxdb.py: beat stays lean
+
         settings = config.mqtt
         assert settings is not None, "targets() offers MQTT only when configured"
         if target == STATUS:

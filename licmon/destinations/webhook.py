@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import TYPE_CHECKING
 
 import redis
-import requests
 
 from licmon.config.model import MonitorConfig
 from licmon.core.payloads import webhook_event, webhook_headers, webhook_params
 from licmon.core.status import LicenseStatus
 from licmon.destinations.base import Delivery
 from licmon.senders.ratelimit import RateLimiter, webhook_identity_of
-from licmon.senders.webhook import send_webhook
+
+if TYPE_CHECKING:
+    import requests
 
 _local = threading.local()
 
@@ -30,6 +32,8 @@ os.register_at_fork(after_in_child=_forget_sessions)
 def _session() -> requests.Session:
     # requests.Session is not thread-safe: one per thread keeps keep-alive without sharing.
     if not hasattr(_local, "session"):
+        import requests  # see influxdb.py: beat stays lean
+
         _local.session = requests.Session()
     return _local.session
 
@@ -43,6 +47,8 @@ class WebhookDestination:
     def deliver(
         self, config: MonitorConfig, target: str, delivery: Delivery, redis_client: redis.Redis
     ) -> str:
+        from licmon.senders.webhook import send_webhook  # see influxdb.py: beat stays lean
+
         hook = config.webhook(target)
         alert = hook.kind == "alert"
         event = webhook_event(delivery.status, alert)
