@@ -7,6 +7,7 @@ dead letter, and the task ends as FAILURE so Flower shows it.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import random
 from collections.abc import Callable
@@ -76,7 +77,9 @@ class ReliableTask(Task):
                 starts = int(pipe.incr(key).expire(key, CLAIM_SECONDS).execute()[0])
             if starts > MAX_REDELIVERIES + 1:
                 reason = f"redelivered {starts - 1} times after lost workers; given up"
-                dead_letter(self, kwargs, reason)
+                # By name, whether beat, the fan-out or a person passed them by position.
+                named = inspect.signature(self.run).bind_partial(*args, **kwargs).arguments
+                dead_letter(self, dict(named), reason)
                 log.error("%s %s: %s", self.name, request.id, reason)
                 return {"deadLettered": reason}
         return super().__call__(*args, **kwargs)

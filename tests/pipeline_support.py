@@ -71,13 +71,16 @@ class Deployment:
     def write_config(self) -> None:
         self.config_path.write_text(yaml.safe_dump(self.document))
 
-    def start(self, role: str, *extra: str, ready: str) -> subprocess.Popen[bytes]:
+    def start(
+        self, role: str, *extra: str, ready: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         self.write_config()
         log = self.root / f"{role}-{len(self.processes)}.log"
+        level = [] if role == "flower" else ["--loglevel=INFO"]
         process = subprocess.Popen(
-            [CELERY, "-A", "worker", role, "--loglevel=INFO", *extra],
+            [CELERY, "-A", "worker", role, *level, *extra],
             cwd=REPO,
-            env=self.env(),
+            env=self.env() | (env or {}),
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
         )

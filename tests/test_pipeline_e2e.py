@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +19,7 @@ from tests.pipeline_support import (
     INFLUX_DB,
     Deployment,
     MessageLog,
+    client,
     document,
     fetch,
     hook,
@@ -271,3 +273,24 @@ def test_qrs_failures_retry_then_dead_letter(healthy: Deployment, broker: redis.
     assert letters["denied"]["attempts"] == 1  # permanent: no retry
     assert "401" in letters["denied"]["reason"]
     assert letters["denied"]["checkId"] == f"denied@{tick}"
+
+
+def test_a_message_that_keeps_killing_workers_is_dead_lettered(
+    healthy: Deployment, broker: redis.Redis
+) -> None:
+    task_id = f"lost-{uuid.uuid4().hex}"
+    # As if four workers had died running this message (acks_late brought it back each time).
+    broker.set(f"licmon:starts:{task_id}:0", 4)
+    outcome = client().send_task(
+        "license.fetch",
+        args=("again",),
+        kwargs={"check_id": "again@lost", "tick": "2026-11-28T03:00:00Z"},
+        queue="license.fetch",
+        task_id=task_id,
+    )
+    assert outcome.get(timeout=30) == {
+        "deadLettered": "redelivered 4 times after lost workers; given up"
+    }
+    letters = [json.loads(raw) for raw in broker.lrange("licmon:deadletters", 0, -1)]
+    (letter,) = [entry for entry in letters if entry["checkId"] == "again@lost"]
+    assert (letter["task"], letter["site"]) == ("license.fetch", "again")

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+import requests
 
 from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
 from tests.http_receiver import HttpReceiver
@@ -26,9 +27,11 @@ from tests.pipeline_support import (
     in_days,
     wait_for,
 )
-from tests.services import InfluxServer
+from tests.services import InfluxServer, free_port
 
 pytest_plugins = ["tests.pipeline_fixtures"]
+FLOWER_PORT = free_port()
+FLOWER_AUTH = "ops:fl0wer-pass"
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +62,14 @@ def faulty(
                 ],
                 alert_hooks=[],
             ),
+        )
+        # Flower first, so it sees every event of the run.
+        deployment.start(
+            "flower",
+            f"--port={FLOWER_PORT}",
+            "--address=127.0.0.1",
+            ready="Visit me at",
+            env={"FLOWER_BASIC_AUTH": FLOWER_AUTH},
         )
         deployment.start_worker()
         try:
@@ -135,3 +146,23 @@ def test_failing_destinations_never_delay_or_lose_the_others(
     for task_id in deliveries.values():
         meta = client().backend.get_task_meta(task_id)
         assert WEBHOOK_TOKEN not in json.dumps(meta, default=str)
+
+
+def test_flower_shows_readable_tasks_without_secrets(faulty: Deployment) -> None:
+    api = f"http://127.0.0.1:{FLOWER_PORT}/api/tasks"
+    assert requests.get(api, timeout=10).status_code == 401
+    user, password = FLOWER_AUTH.split(":")
+
+    def tasks() -> dict[str, dict]:
+        found = requests.get(api, auth=(user, password), timeout=10).json()
+        failed = [task for task in found.values() if task.get("state") == "FAILURE"]
+        return found if len(failed) >= 3 else {}
+
+    shown = wait_for(tasks, 30, "Flower to show the failed deliveries")
+    names = {task["name"] for task in shown.values()}
+    assert {"license.fetch", "deliver.influxdb", "deliver.mqtt", "deliver.webhook"} <= names
+    failed = {task["name"] for task in shown.values() if task["state"] == "FAILURE"}
+    assert failed == {"deliver.webhook", "deliver.influxdb"}
+    fetch_task = next(task for task in shown.values() if task["name"] == "license.fetch")
+    assert "'iso'" in fetch_task["args"] and "iso@2026-11-28T05:00:00Z" in fetch_task["kwargs"]
+    assert WEBHOOK_TOKEN not in json.dumps(shown)

@@ -1,0 +1,40 @@
+"""A worker or beat with a broken config stops with the reason, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CELERY = str(Path(sys.executable).parent / "celery")
+
+
+@pytest.mark.parametrize("role", ["worker", "beat"])
+def test_bad_config_stops_celery_with_the_reason(tmp_path: Path, role: str) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "Butler:\n  qlikSenseLicense: {serverLicenseMonitor: {frequency: every fortnight}}\n"
+    )
+    done = subprocess.run(
+        [CELERY, "-A", "worker", role],
+        env=os.environ | {"LICMON_CONFIG": str(config)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "configuration error" in done.stderr
+    assert "serverLicenseMonitor.frequency: expected a later.js schedule" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_missing_config_variable_is_named() -> None:
+    env = {key: value for key, value in os.environ.items() if key != "LICMON_CONFIG"}
+    done = subprocess.run(
+        [CELERY, "-A", "worker", "worker"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "no config file: use --config or LICMON_CONFIG" in done.stderr
