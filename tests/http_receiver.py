@@ -7,8 +7,6 @@ a status after an optional delay, or never answer (to exercise client timeouts).
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import json
 import ssl
 import threading
@@ -18,10 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from licmon.simulator import ensure_misfit_certs, ensure_qlik_certs
 
 # --- test PKI ---------------------------------------------------------------------------------
 
@@ -36,100 +31,17 @@ class Pki:
     other_ca_file: Path
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-
-
-def _san(name: str) -> x509.GeneralName:
-    try:
-        return x509.IPAddress(ipaddress.ip_address(name))
-    except ValueError:
-        return x509.DNSName(name)
-
-
-def _make_ca(common_name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(_name(common_name))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
-
-
 def make_test_pki(
     directory: Path, server_names: tuple[str, ...] = ("localhost", "127.0.0.1")
 ) -> Pki:
-    directory.mkdir(parents=True, exist_ok=True)
-    ca_cert, ca_key = _make_ca("licmon test CA")
-    other_cert, _ = _make_ca("licmon unrelated CA")
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    server_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("localhost"))
-        .issuer_name(ca_cert.subject)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName([_san(name) for name in server_names]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
+    """The simulator's own certificate tooling: its root, its server pair, its rogue CA."""
+    certs = ensure_qlik_certs(directory, server_names)
+    return Pki(
+        ca_file=certs.root_ca,
+        server_cert=certs.server.cert,
+        server_key=certs.server.key,
+        other_ca_file=ensure_misfit_certs(certs).rogue_root_ca,
     )
-    pki = Pki(
-        ca_file=directory / "ca.pem",
-        server_cert=directory / "server.pem",
-        server_key=directory / "server_key.pem",
-        other_ca_file=directory / "other_ca.pem",
-    )
-    pki.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    pki.other_ca_file.write_bytes(other_cert.public_bytes(serialization.Encoding.PEM))
-    pki.server_cert.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    _write_key(server_key, pki.server_key)
-    return pki
 
 
 # --- receiver ---------------------------------------------------------------------------------

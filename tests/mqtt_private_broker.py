@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.http_receiver import Pki, make_test_pki
-from tests.services import free_port, port_open
+from tests.services import free_port, port_open, stop_process
 
 USERNAME = "licmon"
 PASSWORD = "br0ker-pa55"
@@ -89,13 +89,7 @@ class PrivateBroker:
         raise RuntimeError("mosquitto did not open its ports")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
 

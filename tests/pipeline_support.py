@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from licmon.simulator import QlikCerts
 from licmon.simulator.server import Simulator
 from tests.http_receiver import HttpReceiver
 from tests.mqtt_private_broker import Received, Subscriber
-from tests.services import InfluxServer
+from tests.services import InfluxServer, stop_process
 
 TODAY = dt.datetime.now(dt.UTC).date()
 REPO = Path(__file__).resolve().parent.parent
@@ -103,13 +102,7 @@ class Deployment:
         return self.start("beat", ready="beat: Starting")
 
     def stop(self, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, timeout)
 
     def stop_all(self) -> None:
         for _, process, _ in reversed(self.processes):

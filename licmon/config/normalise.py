@@ -211,29 +211,28 @@ def _influx(document: Document, collect: _Collector) -> InfluxSettings | None:
             username=username or None,
             password=password,
         )
+    section = f"v{influx.version}Config"
     if influx.version == 2:
         v2 = influx.v2Config
         token = collect.secret("LICMON_INFLUXDB_TOKEN", v2.token)
-        for key, present in (("org", v2.org), ("bucket", v2.bucket), ("token", token)):
-            if not present:
-                collect.problem(
-                    f"Butler.influxDb.v2Config.{key}",
-                    "required for InfluxDB 2.x"
-                    + (" (or set LICMON_INFLUXDB_TOKEN)" if key == "token" else ""),
-                )
+        _require_influx(collect, section, {"org": v2.org, "bucket": v2.bucket, "token": token})
         return InfluxSettings(**common, org=v2.org, bucket=v2.bucket, token=token)
     v3 = influx.v3Config
     token = collect.secret("LICMON_INFLUXDB_TOKEN", v3.token)
-    for key, present in (("database", v3.database), ("token", token)):
-        if not present:
-            collect.problem(
-                f"Butler.influxDb.v3Config.{key}",
-                "required for InfluxDB 3.x"
-                + (" (or set LICMON_INFLUXDB_TOKEN)" if key == "token" else ""),
-            )
+    _require_influx(collect, section, {"database": v3.database, "token": token})
     if v3.writeTimeout:
         common["timeout"] = v3.writeTimeout / 1000
     return InfluxSettings(**common, org="", bucket=v3.database, token=token)
+
+
+def _require_influx(collect: _Collector, section: str, values: dict[str, object]) -> None:
+    version = section[1]
+    for key, value in values.items():
+        if not value:
+            hint = " (or set LICMON_INFLUXDB_TOKEN)" if key == "token" else ""
+            collect.problem(
+                f"Butler.influxDb.{section}.{key}", f"required for InfluxDB {version}.x{hint}"
+            )
 
 
 def _mqtt(document: Document, collect: _Collector, site_count: int) -> MqttSettings | None:
