@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -337,6 +336,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    # A shared temp dir for Celery's worker state, away from the repo.
-    os.environ.setdefault("TMPDIR", tempfile.gettempdir())
     sys.exit(main())
