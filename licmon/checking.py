@@ -1,14 +1,15 @@
-"""One license check of one site: the QRS adapter feeding the pure core.
+"""One check of one site, outside Celery: the QRS adapter feeding a check kind.
 
-Shared by `licmon check` and the Celery fetch task so that both judge a license the same way.
+Shared by `licmon check` and the fetch task so that both read a site the same way.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from licmon.config.model import DateOrder, Site
-from licmon.core.status import LicenseStatus, evaluate_license, failed_status
+from licmon.checks import CheckKind
+from licmon.config.model import MonitorConfig, Site
 from licmon.qrs.client import QrsClient, QrsEndpoint
 from licmon.qrs.errors import QrsError
 
@@ -30,16 +31,12 @@ def endpoint_for(site: Site) -> QrsEndpoint:
     )
 
 
-def judge(site: Site, answer: dict, checked_at: datetime, date_order: DateOrder) -> LicenseStatus:
-    return evaluate_license(site.name, answer, checked_at, site.threshold_days, date_order)
-
-
 def check_site(
-    site: Site, client: QrsClient, checked_at: datetime, date_order: DateOrder
-) -> LicenseStatus:
-    """Fetch and judge; a QRS failure becomes an `unknown` status carrying the reason."""
+    kind: CheckKind, site: Site, client: QrsClient, checked_at: datetime, config: MonitorConfig
+) -> Any:
+    """Fetch and judge; a QRS failure becomes the kind's failed status, with the reason."""
     try:
-        answer = client.get_license()
+        answer = kind.fetch(client)
     except QrsError as exc:
-        return failed_status(site.name, checked_at, site.threshold_days, str(exc))
-    return judge(site, answer, checked_at, date_order)
+        return kind.failed(site, checked_at, str(exc))
+    return kind.evaluate(site, answer, checked_at, config)

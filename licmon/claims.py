@@ -22,6 +22,19 @@ if holder == ARGV[1] then
 end
 return 0
 """
+# The same, and in the same round trip: count this owner's starts (a redelivered message
+# starts again under the same task id), so a message that keeps killing its worker is seen.
+_START = """
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+elseif holder ~= ARGV[1] then
+  return 0
+end
+local starts = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return starts
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -36,6 +49,7 @@ class Claims:
         self._redis = client
         self._prefix = prefix
         self._claim = client.register_script(_CLAIM)
+        self._start = client.register_script(_START)
         self._release = client.register_script(_RELEASE)
 
     def key(self, name: str) -> str:
@@ -50,6 +64,17 @@ class Claims:
         if not owner or owner == DONE:
             raise ValueError("a claim needs an owner (a task id)")
         return bool(self._claim(keys=[self.key(name)], args=[owner, int(seconds * 1000)]))
+
+    def start(self, name: str, owner: str, seconds: float) -> int:
+        """Claim `name` for `owner` as `claim` does, and count the owner's starts.
+
+        Returns how many times `owner` has started under this claim (1 the first time), or
+        0 when someone else holds it or it is done.
+        """
+        if not owner or owner == DONE:
+            raise ValueError("a claim needs an owner (a task id)")
+        keys = [self.key(name), self.key(f"{name}:starts:{owner}")]
+        return int(self._start(keys=keys, args=[owner, int(seconds * 1000)]))
 
     def complete(self, name: str, seconds: float) -> None:
         """Mark `name` done: every later claim is refused for `seconds`."""

@@ -1,5 +1,5 @@
-"""`deliver.<destination>`: one status to one target. One task family per destination,
-each on its own queue, registered from `licmon.destinations.DESTINATIONS`."""
+"""`deliver.<destination>`: one check to one target. One task family per destination, each
+on its own queue, registered from `licmon.destinations.DESTINATIONS`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 
 from celery import Task
 
-from licmon.core.status import LicenseStatus
+from licmon.checks import DEFAULT_KIND, check_kind
 from licmon.destinations import DESTINATIONS, Delivery, Destination
-from tasks.reliability import ReliableTask, run_once
+from licmon.senders.errors import PermanentDeliveryError
+from tasks.base import LicmonTask, quickly
 from worker import runtime
 from worker.app import app
 from worker.settings import delivery_task
@@ -19,44 +20,73 @@ from worker.settings import delivery_task
 log = logging.getLogger("licmon.tasks")
 
 
+class DeliveryTask(LicmonTask):
+    abstract = True
+    # Nobody reads a delivery's result; its failures are still stored (settings.py).
+    ignore_result = True
+    destination: Destination
+
+    def claim_name(self, arguments: dict[str, Any]) -> str:
+        return (
+            f"delivery:{arguments['check_id']}:{arguments['kind']}:"
+            f"{self.destination.name}:{arguments['target']}"
+        )
+
+    def describe(self, arguments: dict[str, Any]) -> dict[str, str]:
+        return {
+            "site": str(arguments.get("site", "")),
+            "destination": self.destination.name,
+            "target": str(arguments.get("target", "")),
+            "check_id": str(arguments.get("check_id", "")),
+        }
+
+
 def deliver(
-    task: Task,
     destination: Destination,
     site: str,
     target: str,
     status: dict[str, Any],
     check_id: str,
     tick: str,
-) -> str | None:
+    kind: str,
+) -> str:
     config = runtime.config()
+    settings = config.settings(destination.name)
+    if settings is None:
+        raise PermanentDeliveryError(destination.name, target, "not configured in this worker")
+    check = check_kind(kind)
+    judged = check.from_json(status)
     delivery = Delivery(
         site=config.site(site),
-        status=LicenseStatus.from_json(status),
+        kind=check,
+        status=judged,
+        notices=check.notices(judged),
         check_id=check_id,
         tick=datetime.fromisoformat(tick),
     )
-    details = {
-        "site": site,
-        "destination": destination.name,
-        "target": target,
-        "check_id": check_id,
-    }
-
-    def send() -> str:
-        return destination.deliver(config, target, delivery, runtime.redis_client())
-
-    done = run_once(task, f"delivery:{check_id}:{destination.name}:{target}", send, details)
-    if done is not None:
-        log.info("%s/%s for %s (%s): %s", destination.name, target, site, check_id, done)
+    resources = runtime.resources()
+    done = quickly(lambda: destination.deliver(settings, target, delivery, resources), config.retry)
+    log.info("%s/%s for %s (%s): %s", destination.name, target, site, check_id, done)
     return done
 
 
 def _register(destination: Destination) -> Task:
-    @app.task(name=delivery_task(destination.name), bind=True, base=ReliableTask)
+    @app.task(
+        name=delivery_task(destination.name),
+        bind=True,
+        base=DeliveryTask,
+        destination=destination,
+    )
     def deliver_to(
-        self: Task, site: str, target: str, status: dict[str, Any], check_id: str, tick: str
-    ) -> str | None:
-        return deliver(self, destination, site, target, status, check_id, tick)
+        self: Task,
+        site: str,
+        target: str,
+        status: dict[str, Any],
+        check_id: str,
+        tick: str,
+        kind: str = DEFAULT_KIND,
+    ) -> str:
+        return deliver(destination, site, target, status, check_id, tick, kind)
 
     return deliver_to
 

@@ -1,79 +1,168 @@
-"""`license.fetch`: read one site's license and fan the status out, one task per target."""
+"""`license.fetch`: read one site's license and fan the status out, one task per target.
+
+Four layers, each failing in its own way:
+1. fetch, under tenacity's quick attempts: the QRS call only;
+2. judge: pure;
+3. publish the whole fan-out through one producer, outside the QRS retry: a broker error
+   is retried as a broker error (kombu's publish retry, then the task's own retry carrying
+   the status), never by fetching again;
+4. complete the claim (`LicmonTask.__call__`).
+"""
 
 from __future__ import annotations
 
-import functools
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task
+from celery.utils.time import get_exponential_backoff_interval
+from kombu.exceptions import OperationalError
 
-from licmon.checking import endpoint_for, judge
-from licmon.config.model import Site
-from licmon.core.status import LicenseStatus
+from licmon.checking import endpoint_for
+from licmon.checks import DEFAULT_KIND, CheckKind, check_kind
+from licmon.config.model import MonitorConfig, Site
 from licmon.destinations import DESTINATIONS
 from licmon.qrs.client import QrsClient
+from tasks.base import LicmonTask, quickly
 from tasks.deliver import DELIVERY_TASKS
-from tasks.reliability import ReliableTask, run_once
 from worker import runtime
 from worker.app import app
 from worker.beat import check_id as make_check_id
 from worker.beat import instant_text
-from worker.settings import FETCH_TASK
+from worker.settings import FETCH_TASK, PUBLISH_RETRY
 
 log = logging.getLogger("licmon.tasks")
 
 
-@functools.cache
-def qrs_client(site: Site) -> QrsClient:
-    # One client per site and process: its TLS connection is reused from check to check.
-    return QrsClient(endpoint_for(site))
+class FetchTask(LicmonTask):
+    abstract = True
+
+    def claim_name(self, arguments: dict[str, Any]) -> str:
+        # A check sent by hand with a site alone is its own check.
+        check = arguments.get("check_id") or f"task:{self.request.id}"
+        return f"check:{arguments.get('kind') or DEFAULT_KIND}:{check}"
+
+    def describe(self, arguments: dict[str, Any]) -> dict[str, str]:
+        site = str(arguments.get("site", ""))
+        try:
+            host = runtime.config().site(site).host
+        except KeyError:
+            host = ""
+        return {
+            "site": site,
+            "destination": "qrs",
+            "target": host,
+            "check_id": str(arguments.get("check_id") or ""),
+        }
 
 
-def fan_out(site: Site, status: dict[str, Any], check_id: str, tick: str) -> list[dict[str, str]]:
-    config = runtime.config()
-    judged = LicenseStatus.from_json(status)
+def read(kind: CheckKind, site: Site, config: MonitorConfig) -> Any:
+    """Layers 1 and 2: the QRS answer, judged."""
+
+    def call() -> Any:
+        # A client per check: checks of a site are hours apart, far beyond any keep-alive,
+        # and 500 idle TLS connections would only hold descriptors.
+        with QrsClient(endpoint_for(site)) as client:
+            return kind.fetch(client)
+
+    answer = quickly(call, config.retry)
+    return kind.evaluate(site, answer, datetime.now(UTC), config)
+
+
+def plan(kind: CheckKind, config: MonitorConfig, status: Any) -> list[tuple[str, str]]:
+    """(destination, target) of every delivery of this status."""
+    notices = kind.notices(status)
+    return [
+        (destination.name, target)
+        for destination in DESTINATIONS
+        if (settings := config.settings(destination.name)) is not None
+        for target in destination.targets(settings, notices)
+    ]
+
+
+def publish(
+    deliveries: list[tuple[str, str]],
+    site: str,
+    kind: str,
+    status: dict[str, Any],
+    check_id: str,
+    tick: str,
+) -> list[dict[str, str]]:
+    """Layer 3: every delivery through one producer (one connection, one channel)."""
     sent = []
-    for destination in DESTINATIONS:
-        for target in destination.targets(config, judged):
-            result = DELIVERY_TASKS[destination.name].apply_async(
+    with app.producer_or_acquire() as producer:
+        for destination, target in deliveries:
+            result = DELIVERY_TASKS[destination].apply_async(
                 kwargs={
-                    "site": site.name,
+                    "site": site,
                     "target": target,
                     "status": status,
                     "check_id": check_id,
                     "tick": tick,
-                }
+                    "kind": kind,
+                },
+                producer=producer,
+                retry=True,
+                retry_policy=PUBLISH_RETRY,
+                # What Flower shows; Celery would otherwise saferepr the whole status.
+                kwargsrepr=repr({"site": site, "target": target, "check_id": check_id}),
             )
-            sent.append({"destination": destination.name, "target": target, "taskId": result.id})
+            sent.append({"destination": destination, "target": target, "taskId": result.id})
     return sent
 
 
-@app.task(name=FETCH_TASK, bind=True, base=ReliableTask)
+@app.task(name=FETCH_TASK, bind=True, base=FetchTask)
 def fetch_license(
-    self: Task, site: str, check_id: str | None = None, tick: str | None = None
-) -> dict[str, Any] | None:
-    """Beat sends `site`, `check_id` and `tick`; by hand, `site` alone checks it now."""
+    self: Task,
+    site: str,
+    check_id: str | None = None,
+    tick: str | None = None,
+    kind: str = DEFAULT_KIND,
+    status: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Beat sends `site`, `check_id`, `tick` and `kind`; by hand, `site` alone checks it now.
+
+    `status` is set only by this task's own retry after a broker error: the check was read
+    and judged already and is not read again.
+    """
     config = runtime.config()
     target_site = config.site(site)
+    check = check_kind(kind)
     moment = datetime.now(UTC)
     tick = tick or instant_text(moment)
     check_id = check_id or make_check_id(site, moment)
-    details = {"site": site, "destination": "qrs", "target": target_site.host, "check_id": check_id}
-
-    def check() -> dict[str, Any]:
-        answer = qrs_client(target_site).get_license()
-        status = judge(target_site, answer, datetime.now(UTC), config.date_order).to_json()
-        deliveries = fan_out(target_site, status, check_id, tick)
-        log.info(
-            "checked %s (%s): %s, %s days left; delivering to %s",
-            site,
-            check_id,
-            status["status"],
-            status["daysUntilExpiry"],
-            ", ".join(f"{d['destination']}/{d['target']}" for d in deliveries) or "nothing",
+    judged = read(check, target_site, config) if status is None else check.from_json(status)
+    status = judged.to_json()
+    deliveries = plan(check, config, judged)
+    try:
+        sent = publish(deliveries, site, kind, status, check_id, tick)
+    except OperationalError as exc:
+        log.warning(
+            "checked %s (%s) but the broker refused the deliveries: %s", site, check_id, exc
         )
-        return status | {"checkId": check_id, "deliveries": deliveries}
-
-    return run_once(self, f"check:{check_id}", check, details)
+        countdown = get_exponential_backoff_interval(
+            factor=self.retry_backoff,
+            retries=self.request.retries,
+            maximum=self.retry_backoff_max,
+            full_jitter=True,
+        )
+        raise self.retry(
+            exc=exc,
+            countdown=countdown,
+            kwargs={
+                "site": site,
+                "check_id": check_id,
+                "tick": tick,
+                "kind": kind,
+                "status": status,
+            },
+        ) from None
+    log.info(
+        "checked %s (%s): %s; delivering to %s",
+        site,
+        check_id,
+        check.summary(judged),
+        ", ".join(f"{d['destination']}/{d['target']}" for d in sent) or "nothing",
+    )
+    return status | {"checkId": check_id, "deliveries": sent}

@@ -74,7 +74,7 @@ def test_seed_block_loads_verbatim(tmp_path: Path, certs: Path) -> None:
     assert site.client_cert == tmp_path / "config" / "../.licmon/certs/client.pem"
     assert site.headers == (("X-Qlik-User", "UserDirectory=Internal;UserId=sa_repository"),)
     assert site.verify_hostname is False
-    assert (config.influx, config.mqtt, config.webhooks) == (None, None, ())
+    assert config.destinations == {}
 
 
 def test_full_butler_production_config_loads_and_ignores_the_rest(
@@ -87,15 +87,23 @@ def test_full_butler_production_config_loads_and_ignores_the_rest(
         45,
         False,
     )
-    assert config.influx is not None
-    assert config.influx.database == "butler"
-    assert (config.influx.retention_policy, config.influx.retention_duration) == ("10d", "10d")
+    assert config.settings("influxdb") is not None
+    assert config.settings("influxdb").database == "butler"
+    assert (
+        config.settings("influxdb").retention_policy,
+        config.settings("influxdb").retention_duration,
+    ) == ("10d", "10d")
     # Feature tags win over global tags of the same name.
-    assert config.influx.tags == (("butler_instance", "prod-1"), ("foo", "bar"))
-    assert config.mqtt is not None
-    assert (config.mqtt.send_recurring, config.mqtt.send_alert) == (True, False)
-    assert config.mqtt.status_topic == "qliksense/qliksense_server_license"
-    assert [(hook.key, hook.method, hook.rate_limit_seconds) for hook in config.webhooks] == [
+    assert config.settings("influxdb").tags == (("butler_instance", "prod-1"), ("foo", "bar"))
+    assert config.settings("mqtt") is not None
+    assert (config.settings("mqtt").send_recurring, config.settings("mqtt").send_alert) == (
+        True,
+        False,
+    )
+    assert config.settings("mqtt").status_topic == "qliksense/qliksense_server_license"
+    assert [
+        (hook.key, hook.method, hook.rate_limit_seconds) for hook in config.settings("webhook")
+    ] == [
         ("status-1", "POST", 300),
         ("alert-1", "GET", 600),
         ("alert-2", "PUT", 600),
@@ -203,7 +211,7 @@ def test_enabled_destinations_without_connection_settings(tmp_path: Path, certs:
 def test_destination_on_but_connection_off_is_a_warning(tmp_path: Path, certs: Path) -> None:
     document = butler_doc(certs, destination={"influxDb": {"enable": True}})
     config = load_config(dump(tmp_path, document), env={})
-    assert config.influx is None
+    assert config.settings("influxdb") is None
     assert config.warnings == (
         "Butler.qlikSenseLicense.serverLicenseMonitor.destination.influxDb.enable is true but "
         "Butler.influxDb.enable is false: nothing is written to InfluxDB",
@@ -262,16 +270,22 @@ def test_secrets_come_from_the_environment_and_never_print(tmp_path: Path, certs
         "LICMON_BROKER_URL": "redis://:redis-pass-000@127.0.0.1:6379/0",
     }
     config = load_config(dump(tmp_path, document), env=env)
-    assert config.influx is not None and config.influx.token is not None
-    assert config.influx.token.get_secret_value() == "influx-token-123"
-    assert (config.influx.bucket, config.influx.org) == ("qs", "")
-    assert config.mqtt is not None and config.mqtt.password is not None
-    assert (config.mqtt.username, config.mqtt.password.get_secret_value()) == (
+    assert config.settings("influxdb") is not None and config.settings("influxdb").token is not None
+    assert config.settings("influxdb").token.get_secret_value() == "influx-token-123"
+    assert (config.settings("influxdb").bucket, config.settings("influxdb").org) == ("qs", "")
+    assert config.settings("mqtt") is not None and config.settings("mqtt").password is not None
+    assert (
+        config.settings("mqtt").username,
+        config.settings("mqtt").password.get_secret_value(),
+    ) == (
         "qlik",
         "mqtt-pass-456",
     )
-    assert config.webhooks[0].url.get_secret_value() == "https://hooks.example.com/secret-789"
-    assert config.broker_url.get_secret_value().startswith("redis://:redis-pass-000@")
+    assert (
+        config.settings("webhook")[0].url.get_secret_value()
+        == "https://hooks.example.com/secret-789"
+    )
+    assert config.broker.url.get_secret_value().startswith("redis://:redis-pass-000@")
     shown = repr(config) + str(config)
     for secret in ("influx-token-123", "mqtt-pass-456", "secret-789", "redis-pass-000"):
         assert secret not in shown

@@ -6,8 +6,7 @@ from datetime import date
 
 import pytest
 
-from licmon.config.model import DateOrder
-from licmon.core.dates import UnreadableDate, parse_license_date
+from licmon.core.dates import DateOrder, UnreadableDate, parse_license_date
 
 MONTH, DAY = DateOrder.MONTH_FIRST, DateOrder.DAY_FIRST
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from licmon.config.model import DateOrder
-from licmon.core.status import Level, LicenseStatus, evaluate_license, failed_status
+from licmon.core.dates import DateOrder
+from licmon.core.server_license import Level, LicenseStatus, evaluate_license, failed_status
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from licmon.core import payloads
-from licmon.core.status import LicenseStatus, evaluate_license
+from licmon.core.server_license import LicenseStatus, evaluate_license
 
 NOW = datetime(2026, 11, 28, 3, 17, tzinfo=UTC)
 TICK = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
@@ -67,10 +67,31 @@ def test_webhook_params_are_exactly_butlers() -> None:
         "expiryDateStr": "2026-11-18 12:00:00 AM",
         "daysUntilExpiry": -10,
     }
-    assert payloads.webhook_headers(THIRTY_DAYS, CHECK_ID) == {
-        "X-Licmon-Check-Id": CHECK_ID,
-        "X-Licmon-Site": "prod",
-    }
+
+
+def test_notices_are_the_status_then_butlers_alert() -> None:
+    status, alert = payloads.notices(THIRTY_DAYS)
+    assert (status.alert, status.event, status.params) == (
+        False,
+        "server license status",
+        payloads.webhook_params(THIRTY_DAYS, alert=False),
+    )
+    assert (
+        status.text
+        == "Qlik Sense server license of prod: warning, 30 days left, valid until 2026-12-28"
+    )
+    assert (alert.alert, alert.event, alert.text) == (
+        True,
+        "server license about to expire alert",
+        "Qlik Sense server license is about to expire in 30 days, on 2026-12-28",
+    )
+    assert alert.params == payloads.webhook_params(THIRTY_DAYS, alert=True)
+    # Chat readers see the site, the days left and the date in the title and body.
+    assert alert.title == "Qlik Sense license alert: prod"
+    assert alert.body == f"prod: {alert.text}"
+    (_, expired_alert) = payloads.notices(EXPIRED)
+    assert expired_alert.text == "Qlik Sense server license expired on 2026-11-18"
+    assert [notice.alert for notice in payloads.notices(PERPETUAL)] == [False]
 
 
 def test_influx_point_keeps_butlers_field_types() -> None:

@@ -128,7 +128,8 @@ def test_failing_destinations_never_delay_or_lose_the_others(
     assert len(receiver.received("/never-answers")) >= 2
     assert len(receiver.received("/fails")) >= 2
     for target in ("status", "alert", "status-3"):
-        assert client().AsyncResult(deliveries[target]).state == "SUCCESS"
+        # Delivered (the receivers above saw them); a delivery stores only its failures.
+        assert client().AsyncResult(deliveries[target]).state == "PENDING"
 
     done = subprocess.run(
         [sys.executable, "-m", "licmon.cli.main", "deadletters"],

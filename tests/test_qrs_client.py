@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import re
 import time
@@ -183,27 +182,6 @@ def test_reused_connection_closed_by_the_server_is_retried_once(
     # each later call: dropped on the kept-alive connection, answered on a new one
     assert site.connection_count == 3
     assert [r.status for r in site.requests] == [200, 0, 200, 0, 200]
-
-
-def test_client_inherited_by_fork_opens_its_own_connection(
-    site: Site, certs: tuple[QlikCerts, MisfitCerts]
-) -> None:
-    # Celery prefork: a client made in the parent reaches the children by fork.
-    with _client(site, certs) as client:
-        client.get_license()
-        pid = os.fork()
-        if pid == 0:  # child: report by exit code only, never return into pytest
-            code = 1
-            try:
-                code = 0 if client.get_license()["schemaPath"] == "License" else 2
-                client.close()
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
-        client.get_license()  # the parent's connection is still intact and reused
-    assert site.request_count == 3
-    assert site.connection_count == 2  # parent's one, plus the child's own
 
 
 def test_non_object_json_is_a_bad_response(

@@ -6,19 +6,24 @@ import datetime as dt
 import logging
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
-from licmon.config.model import InfluxSettings
 from licmon.senders.errors import PermanentDeliveryError, TransientDeliveryError
-from licmon.senders.influxdb import build_line, make_influx_writer
+from licmon.senders.influxdb import InfluxSettings, build_line, make_influx_writer
 from tests.http_receiver import HttpReceiver, run_receiver
 from tests.influx_v2_bridge import V2Bridge, run_bridge
 from tests.services import InfluxServer, free_port
 
 MEASUREMENT = "qlik_sense_server_license"
 TOKEN = "v2-t0ken-xyz"
+
+
+def influx_settings(**options: Any) -> InfluxSettings:
+    """Settings with the config schema's defaults, as `licmon.destinations.influxdb` builds them."""
+    return InfluxSettings(**({"timeout": 10.0, "database": "butler"} | options))
 
 
 def tick(offset_seconds: int = 0) -> dt.datetime:
@@ -33,7 +38,7 @@ def fields(days: float | None = 30.0, expired: bool = False) -> dict[str, object
 def v1(influx: InfluxServer, **kwargs: object) -> InfluxSettings:
     options: dict[str, object] = {"version": 1, "url": influx.url, "database": "butler"}
     options.update(kwargs)
-    return InfluxSettings(**options)  # type: ignore[arg-type]
+    return influx_settings(**options)  # type: ignore[arg-type]
 
 
 def rows(influx: InfluxServer, db: str, rp: str | None = None) -> list[dict[str, object]]:
@@ -175,17 +180,40 @@ def test_v1_existing_identical_policy_is_fine(influx: InfluxServer) -> None:
     assert len(rows(influx, "butler", "10d")) == 1
 
 
-def test_v1_existing_policy_with_other_settings_does_not_fail(
+def test_v1_existing_policy_with_other_settings_is_written_into_as_it_is(
     influx: InfluxServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     influx.query('CREATE DATABASE "butler"')
     influx.query('CREATE RETENTION POLICY "10d" ON "butler" DURATION 30d REPLICATION 1')
     writer = make_influx_writer(v1(influx, retention_policy="10d", retention_duration="10d"))
-    with caplog.at_level(logging.WARNING, logger="licmon.senders.influxdb"):
+    with caplog.at_level(logging.INFO, logger="licmon.senders.influxdb"):
         writer.write(MEASUREMENT, {}, fields(), tick())
     writer.close()
-    assert "retention policy already exists" in caplog.text
+    # The database and policy exist: the write goes straight in, nothing is (re)created.
+    assert caplog.text == ""
+    policies = influx.query('SHOW RETENTION POLICIES ON "butler"')["results"][0]["series"][0]
+    assert ["10d", "720h0m0s"] in [row[:2] for row in policies["values"]]
     assert len(rows(influx, "butler", "10d")) == 1
+
+
+def test_v1_database_is_created_once_per_deployment_not_per_process(
+    influx: InfluxServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = v1(influx, database="licmon_once", retention_policy="5d", retention_duration="5d")
+    # Two writers stand for two worker processes of one deployment.
+    first, second = make_influx_writer(settings), make_influx_writer(settings)
+    try:
+        with caplog.at_level(logging.INFO, logger="licmon.senders.influxdb"):
+            first.write(MEASUREMENT, {}, fields(), tick())
+        assert "database not found" in caplog.text and "creating it" in caplog.text
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="licmon.senders.influxdb"):
+            second.write(MEASUREMENT, {}, fields(), tick(60))
+        assert caplog.text == ""  # the second process's first write creates nothing
+    finally:
+        first.close()
+        second.close()
+    assert len(rows(influx, "licmon_once", "5d")) == 2
 
 
 def test_v1_dropped_database_is_recreated(influx: InfluxServer) -> None:
@@ -233,7 +261,7 @@ def test_v1_outage_is_transient_and_the_writer_recovers(influx: InfluxServer) ->
 
 
 def test_v1_outage_before_the_first_write_is_transient() -> None:
-    settings = InfluxSettings(version=1, url=f"http://127.0.0.1:{free_port()}", timeout=1.0)
+    settings = influx_settings(version=1, url=f"http://127.0.0.1:{free_port()}", timeout=1.0)
     writer = make_influx_writer(settings)
     with pytest.raises(TransientDeliveryError, match="connection refused"):
         writer.write(MEASUREMENT, {}, fields(), tick())
@@ -246,8 +274,8 @@ def receiver() -> Iterator[HttpReceiver]:
 
 
 def test_v1_bad_credentials_are_permanent_and_secret(receiver: HttpReceiver) -> None:
-    receiver.on("/query", status=401)
-    settings = InfluxSettings(
+    receiver.on("/write", status=401)
+    settings = influx_settings(
         version=1, url=receiver.url(""), username="admin", password=SecretStr("pa55word")
     )
     writer = make_influx_writer(settings)
@@ -256,7 +284,7 @@ def test_v1_bad_credentials_are_permanent_and_secret(receiver: HttpReceiver) -> 
     writer.close()
     assert "HTTP 401" in str(info.value)
     assert "pa55word" not in str(info.value) and "pa55word" not in repr(info.value)
-    assert receiver.received("/query")[0].headers["authorization"].startswith("Basic ")
+    assert receiver.received("/write")[0].headers["authorization"].startswith("Basic ")
 
 
 @pytest.mark.parametrize(("status", "transient"), [(503, True), (400, False), (403, False)])
@@ -264,7 +292,7 @@ def test_v1_write_status_classification(
     receiver: HttpReceiver, status: int, transient: bool
 ) -> None:
     receiver.on("/write", status=status)
-    writer = make_influx_writer(InfluxSettings(version=1, url=receiver.url("")))
+    writer = make_influx_writer(influx_settings(version=1, url=receiver.url("")))
     with pytest.raises(TransientDeliveryError if transient else PermanentDeliveryError):
         writer.write(MEASUREMENT, {}, fields(), tick())
     writer.close()
@@ -273,8 +301,8 @@ def test_v1_write_status_classification(
 
 
 def test_v1_hanging_server_times_out_as_transient(receiver: HttpReceiver) -> None:
-    receiver.on("/query", hang=True)
-    writer = make_influx_writer(InfluxSettings(version=1, url=receiver.url(""), timeout=0.5))
+    receiver.on("/write", hang=True)
+    writer = make_influx_writer(influx_settings(version=1, url=receiver.url(""), timeout=0.5))
     with pytest.raises(TransientDeliveryError, match=r"no answer within 0.5 s"):
         writer.write(MEASUREMENT, {}, fields(), tick())
     writer.close()
@@ -298,7 +326,7 @@ def v2(bridge: V2Bridge, **kwargs: object) -> InfluxSettings:
         "timeout": 3.0,
     }
     options.update(kwargs)
-    return InfluxSettings(**options)  # type: ignore[arg-type]
+    return influx_settings(**options)  # type: ignore[arg-type]
 
 
 def test_v2_writes_through_the_2x_api(influx: InfluxServer, bridge: V2Bridge) -> None:
@@ -324,7 +352,7 @@ def test_v2_writes_through_the_2x_api(influx: InfluxServer, bridge: V2Bridge) ->
 
 def test_v3_uses_the_database_as_bucket(influx: InfluxServer, bridge: V2Bridge) -> None:
     influx.query('CREATE DATABASE "licmon_v3"')
-    settings = InfluxSettings(
+    settings = influx_settings(
         version=3, url=bridge.url, database="licmon_v3", token=SecretStr(TOKEN), timeout=3.0
     )
     writer = make_influx_writer(settings)
@@ -363,7 +391,7 @@ def test_v2_status_classification(bridge: V2Bridge, status: int, transient: bool
 
 
 def test_v2_unreachable_is_transient() -> None:
-    settings = InfluxSettings(
+    settings = influx_settings(
         version=2,
         url=f"http://127.0.0.1:{free_port()}",
         org="o",
@@ -380,7 +408,7 @@ def test_v2_unreachable_is_transient() -> None:
 
 def test_v2_hanging_server_times_out_as_transient(receiver: HttpReceiver) -> None:
     receiver.on("/api/v2/write", hang=True)
-    settings = InfluxSettings(
+    settings = influx_settings(
         version=2, url=receiver.url(""), org="o", bucket="b", token=SecretStr(TOKEN), timeout=0.5
     )
     writer = make_influx_writer(settings)
@@ -391,9 +419,9 @@ def test_v2_hanging_server_times_out_as_transient(receiver: HttpReceiver) -> Non
 
 def test_v2_without_org_or_bucket_is_a_permanent_configuration_error() -> None:
     with pytest.raises(PermanentDeliveryError, match="needs an org and a bucket"):
-        make_influx_writer(InfluxSettings(version=2, url="http://127.0.0.1:1", token=None))
+        make_influx_writer(influx_settings(version=2, url="http://127.0.0.1:1", token=None))
     with pytest.raises(PermanentDeliveryError, match="unsupported InfluxDB version 4"):
-        make_influx_writer(InfluxSettings(version=4, url="http://127.0.0.1:1"))
+        make_influx_writer(influx_settings(version=4, url="http://127.0.0.1:1"))
 
 
 # --- fork safety (Celery prefork) ----------------------------------------------------------------

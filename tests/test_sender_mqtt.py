@@ -9,13 +9,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
-from licmon.config.model import MqttSettings, MqttTls
+from licmon.resources import close_process_resources, process_resources
 from licmon.senders.errors import PermanentDeliveryError, TransientDeliveryError
-from licmon.senders.mqtt import MqttPublisher, close_publishers, get_publisher
+from licmon.senders.mqtt import MqttPublisher, MqttSettings, MqttTls
 from tests.conftest import service_missing
 from tests.mqtt_private_broker import (
     PASSWORD,
@@ -29,6 +30,26 @@ from tests.services import free_port
 
 STATUS = json.dumps({"licenseExpired": False, "expiryDateStr": "2026-12-28", "daysUntilExpiry": 30})
 ALERT = "Qlik Sense server license is about to expire in 30 days, on 2026-12-28"
+
+
+def mqtt_settings(**options: Any) -> MqttSettings:
+    """Settings with the config schema's defaults, as `licmon.destinations.mqtt` builds them."""
+    defaults: dict[str, Any] = {
+        "port": 1883,
+        "status_topic": "qliksense/qliksense_server_license",
+        "alert_topic": "qliksense/qliksense_server_license_expire",
+        "send_recurring": True,
+        "send_alert": True,
+        "username": None,
+        "password": None,
+        "tls": None,
+        "qos": 1,
+        "retain_status": False,
+        "site_subtopic": False,
+        "keepalive": 60,
+        "timeout": 10.0,
+    }
+    return MqttSettings(**(defaults | options))
 
 
 def base_topic() -> str:
@@ -60,7 +81,7 @@ def test_status_and_alert_arrive_with_their_qos(
     topic = base_topic()
     subscriber = Subscriber(host, port, f"{topic}/#")
     try:
-        publisher = make(publishers, MqttSettings(host=host, port=port, timeout=5))
+        publisher = make(publishers, mqtt_settings(host=host, port=port, timeout=5))
         publisher.publish(f"{topic}/status", STATUS, qos=1, retain=False)
         publisher.publish(f"{topic}/alert", ALERT, qos=0, retain=False)
         publisher.publish(f"{topic}/q2", "two", qos=2, retain=False)
@@ -80,7 +101,7 @@ def test_retained_status_reaches_a_later_subscriber(
 ) -> None:
     host, port = mqtt_broker
     topic = f"{base_topic()}/status"
-    publisher = make(publishers, MqttSettings(host=host, port=port, timeout=5))
+    publisher = make(publishers, mqtt_settings(host=host, port=port, timeout=5))
     publisher.publish(topic, STATUS, qos=1, retain=True)
     subscriber = Subscriber(host, port, topic)
     try:
@@ -97,7 +118,7 @@ def test_one_connection_for_many_publishes(
     host, port = mqtt_broker
     topic = base_topic()
     subscriber = Subscriber(host, port, f"{topic}/#")
-    publisher = make(publishers, MqttSettings(host=host, port=port, timeout=5))
+    publisher = make(publishers, mqtt_settings(host=host, port=port, timeout=5))
     try:
         publisher.publish(f"{topic}/0", "0", qos=1, retain=False)
         local_address = publisher._client.socket().getsockname()  # type: ignore[union-attr]
@@ -114,23 +135,29 @@ def test_invalid_topic_is_permanent(
     mqtt_broker: tuple[str, int], publishers: list[MqttPublisher]
 ) -> None:
     host, port = mqtt_broker
-    publisher = make(publishers, MqttSettings(host=host, port=port, timeout=5))
+    publisher = make(publishers, mqtt_settings(host=host, port=port, timeout=5))
     with pytest.raises(PermanentDeliveryError, match="licmon-test/#"):
         publisher.publish("licmon-test/#", "x", qos=1, retain=False)
 
 
-def test_get_publisher_caches_per_settings(mqtt_broker: tuple[str, int]) -> None:
+def publisher_of(settings: MqttSettings) -> MqttPublisher:
+    """This process's publisher for `settings`, as the MQTT destination keeps it."""
+    resources = process_resources("redis://127.0.0.1:1/0")  # Redis is not used here
+    return resources.get(("mqtt", settings), lambda: MqttPublisher(settings))
+
+
+def test_process_resources_keep_one_publisher_per_settings(mqtt_broker: tuple[str, int]) -> None:
     host, port = mqtt_broker
-    settings = MqttSettings(host=host, port=port, timeout=5)
+    settings = mqtt_settings(host=host, port=port, timeout=5)
     try:
-        first = get_publisher(settings)
-        assert get_publisher(MqttSettings(host=host, port=port, timeout=5)) is first
-        other = get_publisher(MqttSettings(host=host, port=port, timeout=6))
+        first = publisher_of(settings)
+        assert publisher_of(mqtt_settings(host=host, port=port, timeout=5)) is first
+        other = publisher_of(mqtt_settings(host=host, port=port, timeout=6))
         assert other is not first
         results: list[MqttPublisher] = []
-        same = MqttSettings(host=host, port=port, timeout=7)
+        same = mqtt_settings(host=host, port=port, timeout=7)
         threads = [
-            threading.Thread(target=lambda: results.append(get_publisher(same))) for _ in range(8)
+            threading.Thread(target=lambda: results.append(publisher_of(same))) for _ in range(8)
         ]
         for thread in threads:
             thread.start()
@@ -139,35 +166,35 @@ def test_get_publisher_caches_per_settings(mqtt_broker: tuple[str, int]) -> None
         assert len({id(p) for p in results}) == 1
         first.publish(f"{base_topic()}/x", "x", qos=1, retain=False)
     finally:
-        close_publishers()
+        close_process_resources()
     assert first.closed and other.closed and results[0].closed
     with pytest.raises(PermanentDeliveryError, match="closed"):
         first.publish("licmon-test/closed", "x", qos=1, retain=False)
-    again = get_publisher(settings)
+    again = publisher_of(settings)
     try:
         assert again is not first
         again.publish(f"{base_topic()}/y", "y", qos=1, retain=False)
     finally:
-        close_publishers()
+        close_process_resources()
 
 
 def test_forked_child_gets_its_own_connection(mqtt_broker: tuple[str, int]) -> None:
     host, port = mqtt_broker
     topic = base_topic()
-    settings = MqttSettings(host=host, port=port, timeout=5)
+    settings = mqtt_settings(host=host, port=port, timeout=5)
     subscriber = Subscriber(host, port, f"{topic}/#")
     try:
-        parent = get_publisher(settings)
+        parent = publisher_of(settings)
         parent.publish(f"{topic}/parent", "before fork", qos=1, retain=False)
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # child: report through the pipe, never return into pytest
             outcome = b"?"
             try:
-                child = get_publisher(settings)
+                child = publisher_of(settings)
                 child.publish(f"{topic}/child", "from child", qos=1, retain=False)
                 outcome = b"ok" if child is not parent and child.connect_count == 1 else b"same"
-                close_publishers()
+                close_process_resources()
             except BaseException as exc:
                 outcome = repr(exc).encode()[:500]
             finally:
@@ -185,7 +212,7 @@ def test_forked_child_gets_its_own_connection(mqtt_broker: tuple[str, int]) -> N
         assert payloads == ["after fork", "before fork", "from child"]
     finally:
         subscriber.close()
-        close_publishers()
+        close_process_resources()
 
 
 # --- a private Mosquitto: credentials, TLS, outages ----------------------------------------------
@@ -211,7 +238,7 @@ def authed(port: int, host: str = "127.0.0.1", **kwargs: object) -> MqttSettings
         "timeout": 3.0,
     }
     options.update(kwargs)
-    return MqttSettings(**options)  # type: ignore[arg-type]
+    return mqtt_settings(**options)  # type: ignore[arg-type]
 
 
 def roundtrip(broker: PrivateBroker, publisher: MqttPublisher) -> None:
@@ -295,7 +322,7 @@ def test_tls_host_name_check_and_the_insecure_switch(
 def test_unreadable_ca_file_is_permanent(tmp_path: Path) -> None:
     tls = MqttTls(ca_file=tmp_path / "missing.pem")
     with pytest.raises(PermanentDeliveryError, match="TLS settings unusable"):
-        MqttPublisher(MqttSettings(host="127.0.0.1", port=free_port(), tls=tls))
+        MqttPublisher(mqtt_settings(host="127.0.0.1", port=free_port(), tls=tls))
 
 
 def test_broker_down_is_transient_and_the_publisher_recovers(
@@ -326,7 +353,7 @@ def test_broker_down_is_transient_and_the_publisher_recovers(
 def test_unreachable_broker_from_the_start_is_transient(
     publishers: list[MqttPublisher],
 ) -> None:
-    publisher = make(publishers, MqttSettings(host="127.0.0.1", port=free_port(), timeout=1.0))
+    publisher = make(publishers, mqtt_settings(host="127.0.0.1", port=free_port(), timeout=1.0))
     started = time.monotonic()
     with pytest.raises(TransientDeliveryError, match="connection refused"):
         publisher.publish("licmon-test/none", STATUS, qos=1, retain=False)

@@ -9,9 +9,8 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from licmon.config.model import WebhookTarget
 from licmon.senders.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
-from licmon.senders.webhook import redact_url, send_webhook
+from licmon.senders.webhook import WebhookTarget, redact_url, send_webhook
 from tests.http_receiver import HttpReceiver, Pki, make_test_pki, run_receiver
 
 PARAMS = {
@@ -45,7 +44,15 @@ def target(url: str, method: str = "POST", **kwargs: object) -> WebhookTarget:
         description="ops channel",
         url=SecretStr(url),
         method=method,
-        **kwargs,  # type: ignore[arg-type]
+        **(
+            {
+                "rate_limit_seconds": 300,
+                "ca_file": None,
+                "reject_unauthorized": True,
+                "timeout": 10.0,
+            }
+            | kwargs
+        ),  # type: ignore[arg-type]
     )
 
 

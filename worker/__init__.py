@@ -1,7 +1,7 @@
 """Celery app, its settings, and beat's schedules for every site.
 
 `app` is created on first access (`celery -A worker` asks for it), so importing a module of
-this package, in a test or in `licmon`, does not load the service's configuration.
+this package, in a test or in `licmon`, loads neither Celery nor the configuration.
 """
 
 from __future__ import annotations

@@ -1,21 +1,33 @@
-"""The Celery application: `celery -A worker worker|beat|flower` with LICMON_CONFIG set."""
+"""The Celery application: `celery -A worker worker|beat|flower` with LICMON_CONFIG set.
+
+Importing this module reads no file: the settings are computed from the config when Celery
+first asks for them, so task modules import, and run in tests, without a config file.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import worker_init, worker_process_shutdown, worker_shutdown
 
+from licmon.resources import close_process_resources
 from worker import runtime
-from worker.beat import beat_schedule
-from worker.settings import celery_settings
 
 TASK_MODULES = ("tasks.fetch", "tasks.deliver")
 
 app = Celery("licmon")
-app.config_from_object(celery_settings(runtime.config()))
-app.conf.beat_schedule = beat_schedule(runtime.config())
+
+
+def _settings() -> dict[str, Any]:
+    from worker.beat import beat_schedule
+    from worker.settings import celery_settings
+
+    config = runtime.config()
+    return celery_settings(config) | {"beat_schedule": beat_schedule(config)}
+
+
+app.add_defaults(_settings)
 
 
 @worker_init.connect
@@ -24,3 +36,9 @@ def import_tasks(**_: Any) -> None:
     # tasks would load every I/O library into them (beat: about 30 MB more).
     for module in TASK_MODULES:
         app.loader.import_task_module(module)
+
+
+@worker_process_shutdown.connect
+@worker_shutdown.connect
+def close_resources(**_: Any) -> None:
+    close_process_resources()

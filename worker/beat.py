@@ -1,4 +1,5 @@
-"""Beat: one entry per site on its later.js schedule, a check id per tick, a startup check.
+"""Beat: one entry per check kind and site on its later.js schedule, a check id per tick,
+a startup check.
 
 The check id (`site@tick`) is what makes a tick idempotent: two beats, or one restarted
 after it sent but before it saved its state, send the same id and the fetch task runs once.
@@ -13,6 +14,7 @@ from typing import Any
 from celery.beat import PersistentScheduler, ScheduleEntry
 from celery.signals import beat_init
 
+from licmon.checks import CHECK_KINDS
 from licmon.config.model import MonitorConfig
 from worker import runtime
 from worker.schedules import LaterJsSchedule
@@ -31,18 +33,15 @@ def check_id(site: str, moment: datetime) -> str:
     return f"{site}@{instant_text(moment)}"
 
 
-def entry_name(site: str) -> str:
-    return f"license check {site}"
-
-
 def beat_schedule(config: MonitorConfig) -> dict[str, dict[str, Any]]:
     return {
-        entry_name(site.name): {
+        kind.entry_name(site.name): {
             "task": FETCH_TASK,
-            "schedule": LaterJsSchedule(site.frequency),
-            "args": (site.name,),
+            "schedule": LaterJsSchedule(kind.frequency(site)),
+            "kwargs": {"site": site.name, "kind": kind.name},
             "options": {"queue": FETCH_QUEUE},
         }
+        for kind in CHECK_KINDS
         for site in config.sites
     }
 
@@ -70,9 +69,9 @@ class LicenseScheduler(PersistentScheduler):
     def apply_async(
         self, entry: ScheduleEntry, producer: Any = None, advance: bool = True, **kwargs: Any
     ) -> Any:
-        if entry.task == FETCH_TASK and entry.args and isinstance(entry.schedule, LaterJsSchedule):
+        site = entry.kwargs.get("site")
+        if entry.task == FETCH_TASK and site and isinstance(entry.schedule, LaterJsSchedule):
             tick = due_tick(entry.schedule, entry.last_run_at, datetime.now(UTC))
-            site = entry.args[0]
             # A new dict: the next entry shares the old one's kwargs object.
             entry.kwargs = {
                 **entry.kwargs,
@@ -86,11 +85,16 @@ class LicenseScheduler(PersistentScheduler):
 def check_at_startup(sender: Any = None, **_: Any) -> None:
     """Butler checks once when it starts; so do we, with a check id of its own."""
     started = datetime.now(UTC)
-    for site in runtime.config().sites:
-        log.info("startup check of %s: %s", site.name, check_id(site.name, started))
-        sender.app.send_task(
-            FETCH_TASK,
-            args=(site.name,),
-            kwargs={"check_id": check_id(site.name, started), "tick": instant_text(started)},
-            queue=FETCH_QUEUE,
-        )
+    for kind in CHECK_KINDS:
+        for site in runtime.config().sites:
+            log.info("startup check of %s: %s", site.name, check_id(site.name, started))
+            sender.app.send_task(
+                FETCH_TASK,
+                kwargs={
+                    "site": site.name,
+                    "kind": kind.name,
+                    "check_id": check_id(site.name, started),
+                    "tick": instant_text(started),
+                },
+                queue=FETCH_QUEUE,
+            )

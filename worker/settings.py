@@ -1,7 +1,8 @@
-"""Every Celery setting of the service, in one place, each with the reason it has its value.
+"""Every Celery setting of the service, in one place, each with the reason it has its value:
+queues, routes, the retry policy of every task, and the reliability settings.
 
-Queues: one for fetching and one per destination family, so a backlog of webhook retries
-never delays an MQTT message or the next license check.
+Queues: one for fetching and one per destination, so a backlog of webhook retries never
+delays an MQTT message or the next license check.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from kombu import Queue
 
-from licmon.config.model import MonitorConfig
+from licmon.config.model import MonitorConfig, RetryPolicy
 from licmon.destinations import DESTINATIONS
 
 FETCH_TASK = "license.fetch"
@@ -39,9 +40,29 @@ VISIBILITY_TIMEOUT = 3600
 # How many times a message may come back because its worker died (OOM, kill -9) before it
 # is dead-lettered instead of crashing the next worker too.
 MAX_REDELIVERIES = 3
-# Idempotency claims outlive every retry of a check and every duplicate beat.
-CLAIM_SECONDS = 2 * VISIBILITY_TIMEOUT
+# A finished check or delivery refuses duplicates (a second beat, a resend) this long.
 DONE_SECONDS = 7 * 24 * 3600
+# Publishing the fan-out: kombu retries a broker blip itself, within about 10 s, before the
+# fetch task gives up and retries as a whole (without fetching again).
+PUBLISH_RETRY = {"max_retries": 4, "interval_start": 0.5, "interval_step": 1, "interval_max": 4}
+
+
+def claim_seconds(policy: RetryPolicy) -> int:
+    """How long a claim is held: past the longest retry chain the policy allows, and past a
+    redelivery after a lost worker."""
+    chain = policy.retries * (policy.backoff_max_seconds + HARD_TIME_LIMIT)
+    return int(max(2 * VISIBILITY_TIMEOUT, chain + VISIBILITY_TIMEOUT))
+
+
+def retry_annotations(policy: RetryPolicy) -> dict[str, Any]:
+    """Celery's declared retries (autoretry) for every task of the service: jittered
+    exponential countdowns, `retries` times, after the quick in-task attempts."""
+    return {
+        "max_retries": policy.retries,
+        "retry_backoff": max(1, int(policy.backoff_seconds)),
+        "retry_backoff_max": int(policy.backoff_max_seconds),
+        "retry_jitter": True,
+    }
 
 
 def queues() -> tuple[Queue, ...]:
@@ -69,19 +90,23 @@ def is_redis(url: str) -> bool:
 
 
 def celery_settings(config: MonitorConfig) -> dict[str, Any]:
-    broker_url = config.broker_url.get_secret_value()
+    broker_url = config.broker.url.get_secret_value()
     # Only Redis has a visibility timeout; the demo's embedded SQLite transport refuses it.
     transport = {"visibility_timeout": VISIBILITY_TIMEOUT} if is_redis(broker_url) else {}
+    events = config.broker.task_events
     return {
         "broker_url": broker_url,
-        "result_backend": config.result_backend.get_secret_value(),
+        "result_backend": config.broker.result_backend.get_secret_value(),
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": transport,
-        # Results are for Flower and `licmon` to inspect, not an archive.
+        # Results are for Flower and `licmon` to inspect, not an archive. Deliveries store
+        # none (nobody reads them) except their failures.
         "result_expires": 24 * 3600,
+        "task_store_errors_even_if_ignored": True,
         "task_queues": queues(),
         "task_default_queue": FETCH_QUEUE,
         "task_routes": routes(),
+        "task_annotations": {"*": retry_annotations(config.retry)},
         # JSON only: task arguments are site names and statuses, readable in Flower.
         "task_serializer": "json",
         "result_serializer": "json",
@@ -97,14 +122,17 @@ def celery_settings(config: MonitorConfig) -> dict[str, Any]:
         "task_time_limit": HARD_TIME_LIMIT,
         # Flower learns "started" from events; storing it too costs a write per task.
         "task_track_started": False,
-        # Events feed Flower.
-        "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # No task of ours has a rate limit; the worker skips their bookkeeping.
+        "worker_disable_rate_limits": True,
+        # Events feed Flower: 4 PUBLISHes per delivery; `licmon.broker.taskEvents` turns
+        # them off.
+        "worker_send_task_events": events,
+        "task_send_sent_event": events,
         # later.js schedules are evaluated in UTC, as Butler does.
         "timezone": "UTC",
         "enable_utc": True,
         "beat_scheduler": "worker.beat:LicenseScheduler",
         "beat_schedule_filename": beat_state_file(),
-        # A later.js schedule may be days apart; beat still wakes to notice config reloads.
+        # A later.js schedule may be days apart; beat wakes at least this often regardless.
         "beat_max_loop_interval": 60,
     }

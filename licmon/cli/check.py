@@ -17,7 +17,7 @@ from licmon.cli.common import add_config_option, load_or_report
 
 if TYPE_CHECKING:
     from licmon.config import MonitorConfig, Site
-    from licmon.core.status import LicenseStatus
+    from licmon.core.server_license import LicenseStatus
 
 EXIT_OK, EXIT_WARNING, EXIT_EXPIRED, EXIT_UNKNOWN = 0, 1, 2, 3
 _EXIT_BY_STATUS = {"ok": EXIT_OK, "warning": EXIT_WARNING, "expired": EXIT_EXPIRED}
@@ -45,13 +45,14 @@ def check_all(config: MonitorConfig) -> list[LicenseStatus]:
     from datetime import UTC, datetime
 
     from licmon.checking import check_site, endpoint_for
+    from licmon.checks.server_license import SERVER_LICENSE
     from licmon.qrs.client import QrsClient
 
     checked_at = datetime.now(UTC)
 
     def one(site: Site) -> LicenseStatus:
         with QrsClient(endpoint_for(site)) as client:
-            return check_site(site, client, checked_at, config.date_order)
+            return check_site(SERVER_LICENSE, site, client, checked_at, config)
 
     with ThreadPoolExecutor(max_workers=min(16, len(config.sites))) as pool:
         return list(pool.map(one, config.sites))

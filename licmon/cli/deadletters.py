@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_or_report(args)
     if config is None:
         return EXIT_CONFIG
-    url = config.broker_url.get_secret_value()
+    url = config.broker.url.get_secret_value()
     if not url.startswith(("redis://", "rediss://", "unix://")):
         scheme = url.split(":", 1)[0]
         print(f"licmon deadletters: the broker is {scheme}://, not Redis: no list", file=sys.stderr)

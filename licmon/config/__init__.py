@@ -2,28 +2,17 @@
 
 from licmon.config.errors import ConfigError, Problem
 from licmon.config.loader import load_config, load_config_text
-from licmon.config.model import (
-    DateOrder,
-    InfluxSettings,
-    MonitorConfig,
-    MqttSettings,
-    MqttTls,
-    RetryPolicy,
-    Site,
-    WebhookTarget,
-)
+from licmon.config.model import BrokerSettings, MonitorConfig, RetryPolicy, Site
+from licmon.core.dates import DateOrder
 
 __all__ = [
+    "BrokerSettings",
     "ConfigError",
     "DateOrder",
-    "InfluxSettings",
     "MonitorConfig",
-    "MqttSettings",
-    "MqttTls",
     "Problem",
     "RetryPolicy",
     "Site",
-    "WebhookTarget",
     "load_config",
     "load_config_text",
 ]

@@ -1,7 +1,16 @@
-"""Reading a configuration file: YAML, then the schema, then the environment's secrets.
+"""Reading a configuration file: YAML, the environment's secrets, the schema, the settings.
 
-Every problem is collected and raised together as one `ConfigError`, so an administrator
-fixes the file in one pass instead of one error per restart.
+Every problem, from any step, goes through one `Problems` sink and is raised together as
+one `ConfigError`, so an administrator fixes the file in one pass instead of one error per
+restart.
+
+Secret environment variables (each destination declares its own in `env_secrets`):
+  LICMON_INFLUXDB_USERNAME, LICMON_INFLUXDB_PASSWORD   InfluxDB 1.x credentials
+  LICMON_INFLUXDB_TOKEN                                InfluxDB 2.x/3.x token
+  LICMON_MQTT_USERNAME, LICMON_MQTT_PASSWORD           MQTT broker credentials
+  LICMON_STATUS_WEBHOOK_URL_<N>, LICMON_ALERT_WEBHOOK_URL_<N>   webhook URLs (1-based)
+  LICMON_APPRISE_URL_<N>                               Apprise URLs (1-based)
+  LICMON_BROKER_URL, LICMON_RESULT_BACKEND             Celery broker and result backend
 """
 
 from __future__ import annotations
@@ -14,13 +23,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from licmon.config.errors import ConfigError, Problem
-from licmon.config.model import MonitorConfig
-from licmon.config.normalise import build_monitor_config
-from licmon.config.schema import Document
-
-# Values under these keys are never echoed back in an error.
-_SECRET_KEYS = {"password", "token", "webhookURL", "url", "resultBackend"}
+from licmon.config.build import Build
+from licmon.config.env import EnvOverlay
+from licmon.config.errors import ConfigError, Problem, Problems
+from licmon.config.model import BrokerSettings, MonitorConfig, RetryPolicy
+from licmon.config.schema import document_model
+from licmon.config.sites import build_sites
+from licmon.core.dates import DateOrder
 
 
 def load_config(
@@ -45,17 +54,54 @@ def load_config(
 def load_config_text(
     text: str, source: Path | None = None, env: Mapping[str, str] | None = None
 ) -> MonitorConfig:
+    from licmon.destinations import DESTINATIONS
+
     env = os.environ if env is None else env
     raw = _parse_yaml(text, source)
+    overlay = EnvOverlay(raw, env)
+    overlay.put("LICMON_BROKER_URL", "licmon", "broker", "url")
+    overlay.put("LICMON_RESULT_BACKEND", "licmon", "broker", "resultBackend")
+    for destination in DESTINATIONS:
+        destination.env_secrets(overlay)
+
+    problems = Problems()
     try:
-        document = Document.model_validate(raw)
+        document = document_model().model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(source, [_problem(error, raw) for error in exc.errors()]) from None
+        for error in exc.errors():
+            _report(problems, error, raw, overlay.variables)
+        problems.raise_if_any(source)
+        raise  # unreachable: pydantic reports at least one error
+
     base_dir = source.parent if source is not None else Path.cwd()
-    config, problems = build_monitor_config(document, base_dir=base_dir, env=env, source=source)
-    if problems:
-        raise ConfigError(source, problems)
-    return config
+    build = Build(document=document, base_dir=base_dir, problems=problems)
+    sites = build_sites(document, build)
+    build.site_count = len(sites)
+    settings = {
+        destination.name: destination.settings(document, build) for destination in DESTINATIONS
+    }
+    problems.raise_if_any(source)
+    ours = document.licmon
+    retries = ours.retries
+    return MonitorConfig(
+        sites=sites,
+        destinations={name: value for name, value in settings.items() if value is not None},
+        date_order=DateOrder(ours.dateOrder),
+        retry=RetryPolicy(
+            quick_attempts=retries.quickAttempts,
+            quick_window_seconds=retries.quickWindowSeconds,
+            retries=retries.retries,
+            backoff_seconds=retries.backoffSeconds,
+            backoff_max_seconds=retries.backoffMaxSeconds,
+        ),
+        broker=BrokerSettings(
+            url=ours.broker.url,
+            result_backend=ours.broker.resultBackend,
+            task_events=ours.broker.taskEvents,
+        ),
+        source=source,
+        warnings=tuple(problems.warnings),
+    )
 
 
 def _parse_yaml(text: str, source: Path | None) -> dict[str, Any]:
@@ -99,21 +145,32 @@ def _value_at(raw: Any, location: tuple[Any, ...]) -> tuple[bool, Any]:
     return True, raw
 
 
-def _problem(error: Mapping[str, Any], raw: Mapping[str, Any]) -> Problem:
+def _report(
+    problems: Problems,
+    error: Mapping[str, Any],
+    raw: Mapping[str, Any],
+    variables: Mapping[tuple[Any, ...], str],
+) -> None:
     # Pydantic appends the validator's name for function validators; drop it from the path.
     location = tuple(
         part
         for part in error["loc"]
         if not (isinstance(part, str) and part.startswith("function-"))
     )
-    path = _key_path(location)
     if error["type"] == "missing":
-        return Problem(path, "required, but missing")
+        problems.add(_key_path(location), "required, but missing")
+        return
     message = error["msg"] if error["type"] == "expected" else _plain(error)
+    variable = variables.get(location)
+    if variable is not None:
+        # The value came from the environment: name the variable, never echo its value.
+        problems.add(variable, message)
+        return
     found, value = _value_at(raw, location)
-    if found and not (location and location[-1] in _SECRET_KEYS):
-        message += f", got {value!r}"
-    return Problem(path, message)
+    if found:
+        problems.add(_key_path(location), message, value)
+    else:
+        problems.add(_key_path(location), message)
 
 
 def _plain(error: Mapping[str, Any]) -> str:

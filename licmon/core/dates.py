@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from enum import StrEnum
 
 from dateutil import parser as dateutil_parser
-
-from licmon.config.model import DateOrder
 
 # A date, optionally followed by a time of day, AM/PM and a zone: what a `Valid To:` may hold.
 DATE_PATTERN = (
@@ -22,6 +21,13 @@ DATE_PATTERN = (
     r"(?:\s?(?:Z|UTC|[+-]\d{2}:?\d{2}))?)?"
 )
 _NUMERIC_DATE = re.compile(r"^\s*(\d{1,4})([-/.])(\d{1,2})\2(\d{1,4})")
+
+
+class DateOrder(StrEnum):
+    """How to read an ambiguous numeric date such as 03/04/2025."""
+
+    MONTH_FIRST = "month-first"  # .NET en-US, Qlik's default server culture
+    DAY_FIRST = "day-first"
 
 
 class UnreadableDate(ValueError):

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from licmon.config.model import DateOrder
-from licmon.core.dates import DATE_PATTERN, UnreadableDate, parse_license_date
+from licmon.core.dates import DATE_PATTERN, DateOrder, UnreadableDate, parse_license_date
 
 _VALID_TO = re.compile(
     r"Valid[ \t]*To[ \t]*:[ \t]*(?P<value>" + DATE_PATTERN + r"|\S*)", re.IGNORECASE

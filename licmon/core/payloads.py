@@ -1,4 +1,4 @@
-"""What each destination receives, built from a status: Butler's payloads, byte for byte.
+"""What each destination receives of a server-license status: Butler's payloads, byte for byte.
 
 Butler's keys, event names, texts and types are kept so existing dashboards, flows and
 receivers go on working. Additions are only where Butler has no way to say it: `site` and
@@ -9,26 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from licmon.core.status import Level, LicenseStatus
+from licmon.core.notices import InfluxPoint, Notice
+from licmon.core.server_license import Level, LicenseStatus
 
 INFLUX_MEASUREMENT = "qlik_sense_server_license"
 EVENT_STATUS = "server license status"
 EVENT_ABOUT_TO_EXPIRE = "server license about to expire alert"
 EVENT_EXPIRED = "server license has expired alert"
-HEADER_CHECK_ID = "X-Licmon-Check-Id"
-HEADER_SITE = "X-Licmon-Site"
-
-
-@dataclass(frozen=True)
-class InfluxPoint:
-    measurement: str
-    tags: dict[str, str]
-    fields: dict[str, bool | float | str]
-    timestamp: datetime
 
 
 def influx_point(
@@ -55,13 +45,17 @@ def butler_fields(status: LicenseStatus) -> dict[str, Any]:
     }
 
 
-def mqtt_status_json(status: LicenseStatus, check_id: str) -> str:
-    payload = butler_fields(status) | {
+def status_document(status: LicenseStatus, check_id: str) -> dict[str, Any]:
+    """The MQTT status JSON: Butler's three keys first, then ours."""
+    return butler_fields(status) | {
         "expiryDate": status.expiryDate,
         "site": status.site,
         "checkId": check_id,
     }
-    return json.dumps(payload, separators=(",", ":"))
+
+
+def mqtt_status_json(status: LicenseStatus, check_id: str) -> str:
+    return json.dumps(status_document(status, check_id), separators=(",", ":"))
 
 
 def alert_text(status: LicenseStatus) -> str:
@@ -87,6 +81,38 @@ def webhook_params(status: LicenseStatus, alert: bool) -> dict[str, Any]:
     return {"event": webhook_event(status, alert)} | butler_fields(status)
 
 
-def webhook_headers(status: LicenseStatus, check_id: str) -> dict[str, str]:
-    """Receivers deduplicate redeliveries on the check id; the site tells replicas apart."""
-    return {HEADER_CHECK_ID: check_id, HEADER_SITE: status.site}
+def status_text(status: LicenseStatus) -> str:
+    """One line for people about a routine check."""
+    if status.daysUntilExpiry is None:
+        return f"Qlik Sense server license of {status.site}: {status.status.value}, no end date"
+    return (
+        f"Qlik Sense server license of {status.site}: {status.status.value}, "
+        f"{status.daysUntilExpiry} days left, valid until {status.expiryDate}"
+    )
+
+
+def notices(status: LicenseStatus) -> list[Notice]:
+    """The routine status, then Butler's alert when the license is at or past its threshold."""
+    said = [
+        Notice(
+            alert=False,
+            event=EVENT_STATUS,
+            text=status_text(status),
+            title=f"Qlik Sense license status: {status.site}",
+            body=status_text(status),
+            params=webhook_params(status, alert=False),
+        )
+    ]
+    if status.needs_alert:
+        text = alert_text(status)
+        said.append(
+            Notice(
+                alert=True,
+                event=webhook_event(status, alert=True),
+                text=text,
+                title=f"Qlik Sense license alert: {status.site}",
+                body=f"{status.site}: {text}",
+                params=webhook_params(status, alert=True),
+            )
+        )
+    return said

@@ -1,8 +1,8 @@
-"""Every destination a status can go to. Adding one is a module and a line here."""
+"""Every destination a check can go to. Adding one is a module and a line here."""
 
 from __future__ import annotations
 
-from licmon.destinations.base import Delivery, Destination
+from licmon.destinations.base import Delivery, Destination, DestinationSchema
 from licmon.destinations.influxdb import InfluxDbDestination
 from licmon.destinations.mqtt import MqttDestination
 from licmon.destinations.webhook import WebhookDestination
@@ -21,4 +21,4 @@ def destination(name: str) -> Destination:
     raise KeyError(f"unknown destination {name!r}")
 
 
-__all__ = ["DESTINATIONS", "Delivery", "Destination", "destination"]
+__all__ = ["DESTINATIONS", "Delivery", "Destination", "DestinationSchema", "destination"]

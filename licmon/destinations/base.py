@@ -1,27 +1,55 @@
-"""What a destination is: which targets a status goes to, and how one target receives it.
+"""What a destination is. One module owns everything about it:
 
-A destination joins the pure payload builders to one sender. It raises only the senders'
-`DeliveryError` family, whose `transient` flag decides between retrying and giving up.
+- its YAML sections (`schema`): the Butler connection section(s), the feature switch under a
+  check kind's `destination:` section, its own `licmon` section and timeout, with defaults;
+- `env_secrets`: which environment variables replace which of its keys;
+- `settings`: its sections read into one settings value (None when it is switched off);
+- `targets`: which of its targets a check's notices go to (names, never secrets);
+- `deliver`: one target receives one check, through its sender.
+
+It raises only the senders' `DeliveryError` family, whose `transient` flag decides between
+retrying and giving up.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import redis
+from licmon.core.notices import Notice
 
-from licmon.config.model import MonitorConfig, Site
-from licmon.core.status import LicenseStatus
+if TYPE_CHECKING:
+    from licmon.checks.base import CheckKind
+    from licmon.config.build import Build
+    from licmon.config.env import EnvOverlay
+    from licmon.config.model import Site
+    from licmon.resources import Resources
+
+
+@dataclass(frozen=True)
+class DestinationSchema:
+    """Where a destination's keys live in the YAML document, as pydantic section models."""
+
+    # Sections under `Butler` (e.g. {"influxDb": InfluxDb}).
+    butler: Mapping[str, type] = field(default_factory=dict)
+    # The switch under `Butler.qlikSenseLicense.<monitor>.destination` (e.g. ("mqtt", Switch)).
+    feature: tuple[str, type] | None = None
+    # Sections under `licmon` (e.g. {"apprise": AppriseSection}).
+    licmon: Mapping[str, type] = field(default_factory=dict)
+    # Its key under `licmon.timeouts` and the default in seconds.
+    timeout: tuple[str, float] | None = None
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """One status of one site, for one check (`check_id`, scheduled at `tick`)."""
+    """One check of one site, for one target: the status and what it means to people."""
 
     site: Site
-    status: LicenseStatus
+    kind: CheckKind
+    status: Any  # the kind's status type
+    notices: Sequence[Notice]
     check_id: str
     tick: datetime
 
@@ -29,13 +57,20 @@ class Delivery:
 class Destination(Protocol):
     # The Celery task is `deliver.<name>` and its queue has the same name.
     name: str
+    schema: DestinationSchema
 
-    def targets(self, config: MonitorConfig, status: LicenseStatus) -> list[str]:
-        """Names of the targets this status goes to; names never carry secrets."""
+    def env_secrets(self, overlay: EnvOverlay) -> None:
+        """Lay the environment's secrets for this destination over the document."""
         ...
 
-    def deliver(
-        self, config: MonitorConfig, target: str, delivery: Delivery, redis_client: redis.Redis
-    ) -> str:
+    def settings(self, document: Any, build: Build) -> Any | None:
+        """This destination's settings from the validated document; None when switched off."""
+        ...
+
+    def targets(self, settings: Any, notices: Sequence[Notice]) -> list[str]:
+        """Names of the targets these notices go to; names never carry secrets."""
+        ...
+
+    def deliver(self, settings: Any, target: str, delivery: Delivery, resources: Resources) -> str:
         """Deliver to one target; returns what was done, for the log. Raises DeliveryError."""
         ...

@@ -1,48 +1,179 @@
 """InfluxDB: one point per check, timestamped with the check's tick so a redelivery
-overwrites the same point instead of adding one."""
+overwrites the same point instead of adding one.
+
+Butler keys: `Butler.influxDb` (connection, version, global tags) and the feature switch
+`...destination.influxDb.{enable, tag.static[]}`.
+"""
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Any
 
-import redis
+from pydantic import SecretStr
 
-from licmon.config.model import InfluxSettings, MonitorConfig
-from licmon.core.payloads import influx_point
-from licmon.core.status import LicenseStatus
-from licmon.destinations.base import Delivery
-
-if TYPE_CHECKING:
-    from licmon.senders.influxdb import InfluxWriter
-
-_writers: dict[InfluxSettings, InfluxWriter] = {}
-_lock = threading.Lock()
+from licmon.config.build import Build
+from licmon.config.env import EnvOverlay
+from licmon.config.fields import InfluxVersion, NonNegative, Port, Switch, Text
+from licmon.config.sections import Section, StaticList, merge_tags
+from licmon.core.notices import Notice
+from licmon.destinations.base import Delivery, DestinationSchema
+from licmon.resources import Resources
+from licmon.senders.influxdb import InfluxSettings
 
 
-def _writer(settings: InfluxSettings) -> InfluxWriter:
-    # Imported here, as in every destination: beat lists destinations but never delivers,
-    # and influxdb-client alone would add 12 MB to it.
-    from licmon.senders.influxdb import make_influx_writer
+class InfluxAuth(Section):
+    enable: Switch = False
+    username: Text = ""
+    password: SecretStr = SecretStr("")
 
-    # One writer per process keeps the database preparation and HTTP connections warm.
-    with _lock:
-        if settings not in _writers:
-            _writers[settings] = make_influx_writer(settings)
-        return _writers[settings]
+
+class RetentionPolicy(Section):
+    name: Text = ""
+    duration: Text = ""
+
+
+class InfluxV1(Section):
+    auth: InfluxAuth | None = None
+    dbName: Text | None = None
+    retentionPolicy: RetentionPolicy | None = None
+
+
+class InfluxV2(Section):
+    org: Text = ""
+    bucket: Text = ""
+    token: SecretStr = SecretStr("")
+
+
+class InfluxV3(Section):
+    database: Text = ""
+    token: SecretStr = SecretStr("")
+    writeTimeout: NonNegative | None = None  # milliseconds, as Butler
+
+
+class InfluxDb(Section):
+    """`Butler.influxDb`."""
+
+    enable: Switch = False
+    hostIP: Text | None = None
+    hostPort: Port = 8086
+    version: InfluxVersion = 1
+    v1Config: InfluxV1 = InfluxV1()
+    v2Config: InfluxV2 = InfluxV2()
+    v3Config: InfluxV3 = InfluxV3()
+    # Butler's legacy flat 1.x keys, used when v1Config leaves them out.
+    auth: InfluxAuth = InfluxAuth()
+    dbName: Text = "butler"
+    retentionPolicy: RetentionPolicy = RetentionPolicy()
+    tag: StaticList = StaticList()
+
+
+class InfluxFeature(Section):
+    """`...destination.influxDb` of a monitor."""
+
+    enable: Switch = False
+    tag: StaticList = StaticList()
 
 
 class InfluxDbDestination:
     name = "influxdb"
+    schema = DestinationSchema(
+        butler={"influxDb": InfluxDb},
+        feature=("influxDb", InfluxFeature),
+        timeout=("influxDb", 10.0),
+    )
 
-    def targets(self, config: MonitorConfig, status: LicenseStatus) -> list[str]:
-        return ["influxdb"] if config.influx is not None else []
+    def env_secrets(self, overlay: EnvOverlay) -> None:
+        # 1.x credentials go into whichever auth block is in effect (v1Config's, else the
+        # legacy flat one), and switch it on: a credential given is a credential meant.
+        v1 = ("Butler", "influxDb", "v1Config")
+        auth = (
+            (*v1, "auth")
+            if isinstance(overlay.get(*v1, "auth"), dict)
+            else ("Butler", "influxDb", "auth")
+        )
+        for variable, key in (
+            ("LICMON_INFLUXDB_USERNAME", "username"),
+            ("LICMON_INFLUXDB_PASSWORD", "password"),
+        ):
+            if overlay.put(variable, *auth, key):
+                overlay.set(True, *auth, "enable")
+        overlay.put("LICMON_INFLUXDB_TOKEN", "Butler", "influxDb", "v2Config", "token")
+        overlay.put("LICMON_INFLUXDB_TOKEN", "Butler", "influxDb", "v3Config", "token")
+
+    def settings(self, document: Any, build: Build) -> InfluxSettings | None:
+        feature_path, feature = build.feature("influxDb")
+        influx = document.Butler.influxDb
+        if not feature.enable:
+            return None
+        if not influx.enable:
+            build.warn(
+                f"{feature_path}.enable is true but Butler.influxDb.enable is false: "
+                "nothing is written to InfluxDB"
+            )
+            return None
+        if not influx.hostIP:
+            # Go on: the version's own settings may be missing too, and all is reported at once.
+            build.problem("Butler.influxDb.hostIP", "required when InfluxDB is enabled")
+        common: dict[str, Any] = {
+            "version": influx.version,
+            "url": f"http://{influx.hostIP}:{influx.hostPort}",
+            "tags": merge_tags(influx.tag.static, feature.tag.static),
+            "timeout": build.timeout("influxDb"),
+        }
+        if influx.version == 1:
+            return self._v1(influx, common)
+        section = f"v{influx.version}Config"
+        if influx.version == 2:
+            v2 = influx.v2Config
+            token = _secret(v2.token)
+            _require(build, section, {"org": v2.org, "bucket": v2.bucket, "token": token})
+            return InfluxSettings(**common, org=v2.org, bucket=v2.bucket, token=token)
+        v3 = influx.v3Config
+        token = _secret(v3.token)
+        _require(build, section, {"database": v3.database, "token": token})
+        if v3.writeTimeout:
+            common["timeout"] = v3.writeTimeout / 1000
+        return InfluxSettings(**common, org="", bucket=v3.database, token=token)
+
+    def _v1(self, influx: InfluxDb, common: dict[str, Any]) -> InfluxSettings:
+        v1 = influx.v1Config
+        auth = v1.auth or influx.auth
+        policy = v1.retentionPolicy or influx.retentionPolicy
+        return InfluxSettings(
+            **common,
+            database=v1.dbName or influx.dbName,
+            retention_policy=policy.name or None,
+            retention_duration=policy.duration or None,
+            username=(auth.username or None) if auth.enable else None,
+            password=_secret(auth.password) if auth.enable else None,
+        )
+
+    def targets(self, settings: InfluxSettings, notices: Sequence[Notice]) -> list[str]:
+        return ["influxdb"]
 
     def deliver(
-        self, config: MonitorConfig, target: str, delivery: Delivery, redis_client: redis.Redis
+        self, settings: InfluxSettings, target: str, delivery: Delivery, resources: Resources
     ) -> str:
-        assert config.influx is not None, "targets() offers InfluxDB only when configured"
-        tags = (*config.influx.tags, *delivery.site.tags)
-        point = influx_point(delivery.status, tags, delivery.tick)
-        _writer(config.influx).write(point.measurement, point.tags, point.fields, point.timestamp)
-        return f"point {point.measurement} at {point.timestamp.isoformat()}"
+        from licmon.senders.influxdb import make_influx_writer
+
+        writer = resources.get(("influxdb", settings), lambda: make_influx_writer(settings))
+        tags = (*settings.tags, *delivery.site.tags)
+        points = delivery.kind.influx_points(delivery.status, tags, delivery.tick)
+        for point in points:
+            writer.write(point.measurement, point.tags, point.fields, point.timestamp)
+        return ", ".join(f"point {p.measurement} at {p.timestamp.isoformat()}" for p in points)
+
+
+def _secret(value: SecretStr | None) -> SecretStr | None:
+    return value if value is not None and value.get_secret_value() else None
+
+
+def _require(build: Build, section: str, values: dict[str, object]) -> None:
+    version = section[1]
+    for key, value in values.items():
+        if not value:
+            hint = " (or set LICMON_INFLUXDB_TOKEN)" if key == "token" else ""
+            build.problem(
+                f"Butler.influxDb.{section}.{key}", f"required for InfluxDB {version}.x{hint}"
+            )

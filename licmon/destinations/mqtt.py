@@ -1,46 +1,147 @@
-"""MQTT: Butler's status JSON and alert text, honouring sendRecurring and sendAlert."""
+"""MQTT: Butler's status JSON and alert text, honouring sendRecurring and sendAlert.
+
+Butler keys: `Butler.mqttConfig` (broker, topics) and the feature switch
+`...destination.mqtt.{enable, sendRecurring, sendAlert}`; ours: `licmon.mqtt` (credentials,
+TLS, QoS, retained status, per-site subtopics).
+"""
 
 from __future__ import annotations
 
-import redis
+import json
+from collections.abc import Sequence
+from typing import Any
 
-from licmon.config.model import MonitorConfig, MqttSettings
-from licmon.core.payloads import alert_text, mqtt_status_json
-from licmon.core.status import LicenseStatus
-from licmon.destinations.base import Delivery
+from pydantic import SecretStr
+
+from licmon.config.build import Build
+from licmon.config.env import EnvOverlay
+from licmon.config.fields import FilePath, Port, QoS, Switch, Text
+from licmon.config.sections import EnableSwitch, Section
+from licmon.core.notices import Notice
+from licmon.destinations.base import Delivery, DestinationSchema
+from licmon.resources import Resources
+from licmon.senders.mqtt import MqttSettings, MqttTls
 
 STATUS, ALERT = "status", "alert"
+
+
+class MqttConfig(Section):
+    """`Butler.mqttConfig`."""
+
+    enable: Switch = False
+    brokerHost: Text | None = None
+    brokerPort: Port = 1883
+    qlikSenseServerLicenseTopic: Text = "qliksense/qliksense_server_license"
+    qlikSenseServerLicenseExpireTopic: Text = "qliksense/qliksense_server_license_expire"
+
+
+class MqttFeature(Section):
+    """`...destination.mqtt` of a monitor."""
+
+    enable: Switch = False
+    sendRecurring: EnableSwitch = EnableSwitch()
+    sendAlert: EnableSwitch = EnableSwitch()
+
+
+class MqttTlsSection(Section):
+    enable: Switch = False
+    caFile: FilePath | None = None
+    certFile: FilePath | None = None
+    keyFile: FilePath | None = None
+    insecure: Switch = False
+
+
+class MqttExtras(Section):
+    """`licmon.mqtt`."""
+
+    username: Text | None = None
+    password: SecretStr | None = None
+    tls: MqttTlsSection = MqttTlsSection()
+    qos: QoS = 1
+    retainStatus: Switch = False
+    siteSubtopic: Switch | None = None  # default: on when there is more than one site
+    keepalive: Port = 60
+
+
+class MqttDestination:
+    name = "mqtt"
+    schema = DestinationSchema(
+        butler={"mqttConfig": MqttConfig},
+        feature=("mqtt", MqttFeature),
+        licmon={"mqtt": MqttExtras},
+        timeout=("mqtt", 10.0),
+    )
+
+    def env_secrets(self, overlay: EnvOverlay) -> None:
+        overlay.put("LICMON_MQTT_USERNAME", "licmon", "mqtt", "username")
+        overlay.put("LICMON_MQTT_PASSWORD", "licmon", "mqtt", "password")
+
+    def settings(self, document: Any, build: Build) -> MqttSettings | None:
+        feature_path, feature = build.feature("mqtt")
+        broker, extras = document.Butler.mqttConfig, document.licmon.mqtt
+        if not feature.enable:
+            return None
+        if not broker.enable:
+            build.warn(
+                f"{feature_path}.enable is true but Butler.mqttConfig.enable is false: "
+                "nothing is sent to MQTT"
+            )
+            return None
+        if not broker.brokerHost:
+            build.problem("Butler.mqttConfig.brokerHost", "required when MQTT is enabled")
+            return None
+        tls = None
+        if extras.tls.enable:
+            where = "licmon.mqtt.tls"
+            tls = MqttTls(
+                ca_file=build.file(f"{where}.caFile", extras.tls.caFile, "CA"),
+                cert_file=build.file(f"{where}.certFile", extras.tls.certFile, "certificate"),
+                key_file=build.file(f"{where}.keyFile", extras.tls.keyFile, "key"),
+                insecure=extras.tls.insecure,
+            )
+        subtopic = extras.siteSubtopic
+        return MqttSettings(
+            host=broker.brokerHost,
+            port=broker.brokerPort,
+            status_topic=broker.qlikSenseServerLicenseTopic,
+            alert_topic=broker.qlikSenseServerLicenseExpireTopic,
+            send_recurring=feature.sendRecurring.enable,
+            send_alert=feature.sendAlert.enable,
+            username=extras.username,
+            password=extras.password,
+            tls=tls,
+            qos=extras.qos,
+            retain_status=extras.retainStatus,
+            site_subtopic=build.site_count > 1 if subtopic is None else subtopic,
+            keepalive=extras.keepalive,
+            timeout=build.timeout("mqtt"),
+        )
+
+    def targets(self, settings: MqttSettings, notices: Sequence[Notice]) -> list[str]:
+        targets = [STATUS] if settings.send_recurring else []
+        if settings.send_alert and any(notice.alert for notice in notices):
+            targets.append(ALERT)
+        return targets
+
+    def deliver(
+        self, settings: MqttSettings, target: str, delivery: Delivery, resources: Resources
+    ) -> str:
+        from licmon.senders.mqtt import MqttPublisher
+
+        publisher = resources.get(("mqtt", settings), lambda: MqttPublisher(settings))
+        where = topic(settings, target, delivery.site.name)
+        if target == STATUS:
+            document = delivery.kind.status_document(delivery.status, delivery.check_id)
+            payload = json.dumps(document, separators=(",", ":"))
+            publisher.publish(where, payload, qos=settings.qos, retain=settings.retain_status)
+        else:
+            # Butler's plain text; one message per alert the check raised.
+            for notice in delivery.notices:
+                if notice.alert:
+                    publisher.publish(where, notice.text, qos=settings.qos, retain=False)
+        return f"{target} on {where}"
 
 
 def topic(settings: MqttSettings, target: str, site: str) -> str:
     base = settings.status_topic if target == STATUS else settings.alert_topic
     return f"{base}/{site}" if settings.site_subtopic else base
-
-
-class MqttDestination:
-    name = "mqtt"
-
-    def targets(self, config: MonitorConfig, status: LicenseStatus) -> list[str]:
-        settings = config.mqtt
-        if settings is None:
-            return []
-        targets = [STATUS] if settings.send_recurring else []
-        if settings.send_alert and status.needs_alert:
-            targets.append(ALERT)
-        return targets
-
-    def deliver(
-        self, config: MonitorConfig, target: str, delivery: Delivery, redis_client: redis.Redis
-    ) -> str:
-        from licmon.senders.mqtt import get_publisher  # see influxdb.py: beat stays lean
-
-        settings = config.mqtt
-        assert settings is not None, "targets() offers MQTT only when configured"
-        if target == STATUS:
-            payload = mqtt_status_json(delivery.status, delivery.check_id)
-            retain = settings.retain_status
-        else:
-            payload, retain = alert_text(delivery.status), False
-        where = topic(settings, target, delivery.site.name)
-        get_publisher(settings).publish(where, payload, qos=settings.qos, retain=retain)
-        return f"{target} on {where}"

@@ -1,67 +1,166 @@
-"""Webhooks: one task per URL; Butler's rateLimit held in Redis per webhook and event."""
+"""Webhooks: one task per URL; Butler's rateLimit held in Redis per webhook, event and site.
+
+Butler keys: `Butler.webhookNotification.{enable, qlikSenseServerLicenseMonitor,
+qlikSenseServerLicenseExpiryAlert}` (`{rateLimit, webhooks[]}` each) and the feature switch
+`...destination.webhook.{enable, sendRecurring, sendAlert}`. A URL may come from
+`LICMON_{STATUS,ALERT}_WEBHOOK_URL_<N>` instead of the file.
+"""
 
 from __future__ import annotations
 
-import os
-import threading
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Any
 
-import redis
+from pydantic import Field, SecretStr
 
-from licmon.config.model import MonitorConfig
-from licmon.core.payloads import webhook_event, webhook_headers, webhook_params
-from licmon.core.status import LicenseStatus
-from licmon.destinations.base import Delivery
-from licmon.senders.ratelimit import RateLimiter, webhook_identity_of
+from licmon.config.build import Build
+from licmon.config.env import EnvOverlay
+from licmon.config.fields import FilePath, HttpMethod, HttpUrl, NonNegative, Switch, Text
+from licmon.config.sections import EnableSwitch, Section
+from licmon.core.notices import Notice
+from licmon.destinations.base import Delivery, DestinationSchema
+from licmon.resources import Resources
+from licmon.senders.webhook import WebhookTarget
 
-if TYPE_CHECKING:
-    import requests
-
-_local = threading.local()
-
-
-def _forget_sessions() -> None:
-    # A prefork child must not reuse the parent's kept-alive sockets.
-    global _local
-    _local = threading.local()
-
-
-os.register_at_fork(after_in_child=_forget_sessions)
+# Receivers deduplicate redeliveries on the check id; the site tells replicas apart.
+HEADER_CHECK_ID = "X-Licmon-Check-Id"
+HEADER_SITE = "X-Licmon-Site"
+_GROUPS = {
+    "status": "qlikSenseServerLicenseMonitor",
+    "alert": "qlikSenseServerLicenseExpiryAlert",
+}
 
 
-def _session() -> requests.Session:
-    # requests.Session is not thread-safe: one per thread keeps keep-alive without sharing.
-    if not hasattr(_local, "session"):
-        import requests  # see influxdb.py: beat stays lean
+class WebhookCert(Section):
+    enable: Switch = False
+    rejectUnauthorized: Switch = True
+    certCA: FilePath | None = None
 
-        _local.session = requests.Session()
-    return _local.session
+
+class Webhook(Section):
+    description: Text = ""
+    # May be left out when LICMON_{STATUS,ALERT}_WEBHOOK_URL_<N> supplies it.
+    webhookURL: HttpUrl | None = None
+    httpMethod: HttpMethod = "POST"
+    cert: WebhookCert = WebhookCert()
+
+
+class WebhookGroup(Section):
+    rateLimit: NonNegative = 300
+    webhooks: list[Webhook] = Field(default_factory=list)
+
+
+class WebhookNotification(Section):
+    """`Butler.webhookNotification`."""
+
+    enable: Switch = False
+    qlikSenseServerLicenseMonitor: WebhookGroup = WebhookGroup()
+    qlikSenseServerLicenseExpiryAlert: WebhookGroup = WebhookGroup()
+
+
+class WebhookFeature(Section):
+    """`...destination.webhook` of a monitor."""
+
+    enable: Switch = False
+    sendRecurring: EnableSwitch = EnableSwitch()
+    sendAlert: EnableSwitch = EnableSwitch()
 
 
 class WebhookDestination:
     name = "webhook"
+    schema = DestinationSchema(
+        butler={"webhookNotification": WebhookNotification},
+        feature=("webhook", WebhookFeature),
+        timeout=("webhook", 10.0),
+    )
 
-    def targets(self, config: MonitorConfig, status: LicenseStatus) -> list[str]:
-        return [hook.key for hook in config.webhooks if hook.kind == "status" or status.needs_alert]
+    def env_secrets(self, overlay: EnvOverlay) -> None:
+        for kind, group in _GROUPS.items():
+            overlay.put_each(
+                f"LICMON_{kind.upper()}_WEBHOOK_URL_",
+                ("Butler", "webhookNotification", group, "webhooks"),
+                "webhookURL",
+            )
+
+    def settings(self, document: Any, build: Build) -> tuple[WebhookTarget, ...] | None:
+        feature_path, feature = build.feature("webhook")
+        notification = document.Butler.webhookNotification
+        if not feature.enable:
+            return None
+        if not notification.enable:
+            build.warn(
+                f"{feature_path}.enable is true but Butler.webhookNotification.enable is "
+                "false: no webhook is called"
+            )
+            return None
+        targets: list[WebhookTarget] = []
+        switches = {"status": feature.sendRecurring.enable, "alert": feature.sendAlert.enable}
+        for kind, group in _GROUPS.items():
+            if switches[kind]:
+                targets += _group(getattr(notification, group), kind, group, build)
+        return tuple(targets) or None
+
+    def targets(self, settings: tuple[WebhookTarget, ...], notices: Sequence[Notice]) -> list[str]:
+        alert = any(notice.alert for notice in notices)
+        return [hook.key for hook in settings if hook.kind == "status" or alert]
 
     def deliver(
-        self, config: MonitorConfig, target: str, delivery: Delivery, redis_client: redis.Redis
+        self,
+        settings: tuple[WebhookTarget, ...],
+        target: str,
+        delivery: Delivery,
+        resources: Resources,
     ) -> str:
-        from licmon.senders.webhook import send_webhook  # see influxdb.py: beat stays lean
+        from licmon.senders.ratelimit import RateLimiter, webhook_identity_of
+        from licmon.senders.webhook import send_webhook
 
-        hook = config.webhook(target)
-        alert = hook.kind == "alert"
-        event = webhook_event(delivery.status, alert)
+        hook = next(hook for hook in settings if hook.key == target)
+        limiter = RateLimiter(resources.redis)
         identity = webhook_identity_of(hook.url.get_secret_value())
-        limiter = RateLimiter(redis_client)
-        # Per site too: one webhook shared by many sites must still hear from each of them.
-        window = f"{delivery.site.name}/{event}"
-        if not limiter.acquire(identity, window, hook.rate_limit_seconds, owner=delivery.check_id):
-            return f"skipped by rateLimit ({hook.rate_limit_seconds} s) for {event!r}"
-        send_webhook(
-            hook,
-            webhook_params(delivery.status, alert),
-            webhook_headers(delivery.status, delivery.check_id),
-            session=_session(),
+        headers = {HEADER_CHECK_ID: delivery.check_id, HEADER_SITE: delivery.site.name}
+        session = resources.http_session()
+        done = []
+        for notice in delivery.notices:
+            if notice.alert != (hook.kind == "alert"):
+                continue
+            # Per site too: one webhook shared by many sites must still hear from each.
+            window = f"{delivery.site.name}/{notice.event}"
+            if not limiter.acquire(
+                identity, window, hook.rate_limit_seconds, owner=delivery.check_id
+            ):
+                done.append(
+                    f"skipped by rateLimit ({hook.rate_limit_seconds} s) for {notice.event!r}"
+                )
+                continue
+            send_webhook(hook, notice.params, headers, session=session)
+            done.append(f"{hook.method} {notice.event!r}")
+        return "; ".join(done) or "nothing to send"
+
+
+def _group(group: WebhookGroup, kind: str, key: str, build: Build) -> list[WebhookTarget]:
+    path = f"Butler.webhookNotification.{key}"
+    targets = []
+    for index, hook in enumerate(group.webhooks):
+        number = index + 1
+        where = f"{path}.webhooks[{index}]"
+        if not hook.webhookURL:
+            variable = f"LICMON_{kind.upper()}_WEBHOOK_URL_{number}"
+            build.problem(f"{where}.webhookURL", f"required (or set {variable})")
+            continue
+        ca_file = None
+        if hook.cert.enable:
+            ca_file = build.file(f"{where}.cert.certCA", hook.cert.certCA, "CA")
+        targets.append(
+            WebhookTarget(
+                key=f"{kind}-{number}",
+                kind=kind,
+                description=hook.description,
+                url=SecretStr(hook.webhookURL),
+                method=hook.httpMethod,
+                rate_limit_seconds=group.rateLimit,
+                ca_file=ca_file,
+                reject_unauthorized=hook.cert.rejectUnauthorized if hook.cert.enable else True,
+                timeout=build.timeout("webhook"),
+            )
         )
-        return f"{hook.method} {event!r}"
+    return targets

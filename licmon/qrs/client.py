@@ -1,14 +1,13 @@
 """Thin adapter for the Qlik Sense Repository Service: ``GET /qrs/license`` and ``/qrs/about``.
 
-One ``requests.Session`` per client, so the TLS connection to a site is reused between
-checks. Every failure leaves as a :class:`~licmon.qrs.errors.QrsError` (see
-``licmon.qrs.failures`` for how exceptions are classified).
+One ``requests.Session`` per client, closed with it. Every failure leaves as a
+:class:`~licmon.qrs.errors.QrsError` (see ``licmon.qrs.failures`` for how exceptions are
+classified).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import secrets
 import string
@@ -94,7 +93,6 @@ class QrsClient:
     def __init__(self, endpoint: QrsEndpoint) -> None:
         self.endpoint = endpoint
         self._session = self._new_session()
-        self._pid = os.getpid()
 
         self._verify: bool | str
         if not endpoint.reject_unauthorized:
@@ -131,14 +129,6 @@ class QrsClient:
         session.headers.update(endpoint.headers)
         return session
 
-    def _own_session(self) -> requests.Session:
-        """The session, new in a process that inherited this client by fork (Celery prefork):
-        the parent's pooled TLS connection is not this process's to use or close."""
-        if os.getpid() != self._pid:
-            self._session = self._new_session()
-            self._pid = os.getpid()
-        return self._session
-
     def _silence_insecure_warning(self) -> None:
         # The operator chose this and was told once (above); urllib3 would repeat it on
         # every request. Only this host's warning is silenced, not other unverified calls.
@@ -172,7 +162,7 @@ class QrsClient:
             log.debug(
                 "QRS site %r: connection closed without an answer; reconnecting", endpoint.site
             )
-            self._own_session().close()  # drops pooled connections; the session stays usable
+            self._session.close()  # drops pooled connections; the session stays usable
             try:
                 response, body = self._send(path)
             except requests.RequestException as again:
@@ -198,7 +188,7 @@ class QrsClient:
             # warnings.catch_warnings) may have reset since this client was made.
             self._silence_insecure_warning()
         try:
-            response = self._own_session().get(
+            response = self._session.get(
                 endpoint.base_url + path,
                 params={"xrfkey": key},
                 headers={"X-Qlik-Xrfkey": key},
@@ -215,8 +205,7 @@ class QrsClient:
             raise QrsClientConfigError(endpoint.site, str(exc)) from exc
 
     def close(self) -> None:
-        if os.getpid() == self._pid:
-            self._session.close()
+        self._session.close()
 
     def __enter__(self) -> QrsClient:
         return self

@@ -1,46 +1,59 @@
 """InfluxDB writers: 1.x over its HTTP API with requests, 2.x and 3.x with influxdb-client.
 
-Line protocol always comes from influxdb-client's `Point`, never from hand-made escaping.
-Points carry the check's tick as their timestamp at second precision, so a redelivered
-write overwrites the same point instead of adding a second one.
+influxdb-client is imported only when a 2.x/3.x writer is made (`influxdb_v2`). Points
+carry the check's tick as their timestamp at second precision, so a redelivered write
+overwrites the same point instead of adding a second one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import json
 import logging
-import os
 import re
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 import requests
-import urllib3
-from influxdb_client import InfluxDBClient, Point, WritePrecision
-from influxdb_client.client.exceptions import InfluxDBError
-from influxdb_client.client.write_api import SYNCHRONOUS
+from pydantic import SecretStr
 
-from licmon.config.model import InfluxSettings
 from licmon.senders._http import describe_request_exception, redact_url
 from licmon.senders.errors import (
-    DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
     is_transient_http_status,
 )
+from licmon.senders.line_protocol import FieldValue, encode_line
 
-__all__ = ["FieldValue", "InfluxWriter", "build_line", "make_influx_writer"]
+__all__ = ["FieldValue", "InfluxSettings", "InfluxWriter", "build_line", "make_influx_writer"]
 
 log = logging.getLogger(__name__)
 
 DESTINATION = "influxdb"
-FieldValue = bool | int | float | str
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # InfluxQL duration literal (or INF); the value is pasted into a statement, so it is checked.
 _DURATION = re.compile(r"^(?:INF|(?:\d+(?:ns|u|µ|ms|s|m|h|d|w))+)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class InfluxSettings:
+    """Where and how points are written; `version` picks the protocol."""
+
+    version: int
+    url: str
+    timeout: float
+    # Global static tags merged with the feature's own; the feature's win on the same name.
+    tags: tuple[tuple[str, str], ...] = ()
+    # 1.x
+    database: str = ""
+    retention_policy: str | None = None
+    retention_duration: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    # 2.x (org + bucket) and 3.x (database as bucket)
+    org: str | None = None
+    bucket: str | None = None
+    token: SecretStr | None = None
 
 
 class InfluxWriter(Protocol):
@@ -60,7 +73,9 @@ def make_influx_writer(settings: InfluxSettings) -> InfluxWriter:
     if settings.version == 1:
         return _V1Writer(settings)
     if settings.version in (2, 3):
-        return _V2Writer(settings)
+        from licmon.senders.influxdb_v2 import V2Writer
+
+        return V2Writer(settings)
     raise PermanentDeliveryError(
         DESTINATION, _server_name(settings.url), f"unsupported InfluxDB version {settings.version}"
     )
@@ -70,31 +85,6 @@ def _server_name(url: str) -> str:
     return redact_url(url).removesuffix("/…")
 
 
-def _epoch_seconds(timestamp: dt.datetime) -> int:
-    # A naive timestamp is taken as UTC: ticks are scheduled in UTC.
-    if timestamp.tzinfo is None:
-        timestamp = timestamp.replace(tzinfo=dt.UTC)
-    # Integer arithmetic: going through float nanoseconds can land one second early.
-    return (timestamp - _EPOCH) // dt.timedelta(seconds=1)
-
-
-def build_point(
-    measurement: str,
-    tags: Mapping[str, str],
-    fields: Mapping[str, FieldValue | None],
-    timestamp: dt.datetime,
-) -> Point:
-    point = Point(measurement)
-    for name, value in tags.items():
-        point.tag(name, value)
-    for name, value in fields.items():
-        # None (a perpetual license has no days left) is left out, never written as a
-        # bare `null` that InfluxDB rejects (Butler defect 11).
-        if value is not None:
-            point.field(name, value)
-    return point.time(_epoch_seconds(timestamp), WritePrecision.S)
-
-
 def build_line(
     measurement: str,
     tags: Mapping[str, str],
@@ -102,7 +92,7 @@ def build_line(
     timestamp: dt.datetime,
 ) -> str:
     """One line of line protocol at second precision; empty when no field has a value."""
-    return build_point(measurement, tags, fields, timestamp).to_line_protocol()
+    return encode_line(measurement, tags, fields, timestamp)
 
 
 def _quote_identifier(name: str) -> str:
@@ -122,17 +112,18 @@ def _error_text(response: requests.Response) -> str:
 
 
 class _V1Writer:
-    """InfluxDB 1.x: `/write` with basic auth; creates the database and policy like Butler."""
+    """InfluxDB 1.x: `/write` with basic auth; creates the database and policy like Butler.
+
+    They are created when a write finds them missing, not before every process's first
+    write: across a deployment that happens once, on the very first point.
+    """
 
     def __init__(self, settings: InfluxSettings) -> None:
         self._settings = settings
         self._base = settings.url.rstrip("/")
         self._target = f"{_server_name(settings.url)} db={settings.database}"
-        self._pid = os.getpid()
         self._session = self._new_session()
-        self._prepared = False
         self._prepare_lock = threading.Lock()
-        self._inherited: list[requests.Session] = []
 
     def _new_session(self) -> requests.Session:
         session = requests.Session()
@@ -144,19 +135,8 @@ class _V1Writer:
             )
         return session
 
-    def _http(self) -> requests.Session:
-        # A writer cached in a Celery prefork parent reaches its children by fork; their
-        # pooled keep-alive sockets would then be shared by two processes.
-        if self._pid != os.getpid():
-            self._inherited.append(self._session)  # the parent's sockets: left untouched
-            self._session = self._new_session()
-            self._prepare_lock = threading.Lock()
-            self._pid = os.getpid()
-        return self._session
-
     def close(self) -> None:
-        if self._pid == os.getpid():
-            self._session.close()
+        self._session.close()
 
     def write(
         self,
@@ -168,15 +148,11 @@ class _V1Writer:
         line = build_line(measurement, tags, fields, timestamp)
         if not line:
             raise PermanentDeliveryError(DESTINATION, self._target, "no field has a value")
-        self._http()
-        with self._prepare_lock:
-            if not self._prepared:
-                self._prepare()
         response = self._post_write(line)
         if self._missing_container(response):
-            # Someone dropped the database (or the policy we manage) since we prepared it.
-            log.warning(
-                "InfluxDB %s: %s; re-creating and writing again",
+            # First write of a deployment, or someone dropped the database (or our policy).
+            log.info(
+                "InfluxDB %s: %s; creating it and writing again",
                 self._target,
                 _error_text(response),
             )
@@ -189,7 +165,7 @@ class _V1Writer:
 
     def _request(self, path: str, params: dict[str, str], data: bytes | None) -> requests.Response:
         try:
-            return self._http().post(
+            return self._session.post(
                 f"{self._base}{path}", params=params, data=data, timeout=self._settings.timeout
             )
         except requests.RequestException as exc:
@@ -284,96 +260,3 @@ class _V1Writer:
                 policy,
             )
         self._prepared = True
-
-
-class _V2Writer:
-    """InfluxDB 2.x (org + bucket) and 3.x (database as bucket) through influxdb-client."""
-
-    def __init__(self, settings: InfluxSettings) -> None:
-        self._settings = settings
-        if settings.version == 2:
-            bucket, org = settings.bucket, settings.org
-            if not bucket or not org:
-                raise PermanentDeliveryError(
-                    DESTINATION, _server_name(settings.url), "InfluxDB 2 needs an org and a bucket"
-                )
-        else:
-            # 3.x ignores the org, but the client refuses to send a write without one.
-            bucket, org = settings.database, settings.org or ""
-        self._bucket, self._org = bucket, org
-        self._target = f"{_server_name(settings.url)} bucket={bucket}"
-        self._inherited: list[InfluxDBClient] = []
-        self._connect()
-
-    def _connect(self) -> None:
-        settings = self._settings
-        token = settings.token.get_secret_value() if settings.token else ""
-        self._pid = os.getpid()
-        self._client = InfluxDBClient(
-            url=settings.url,
-            token=token,
-            org=self._org,
-            timeout=int(settings.timeout * 1000),
-            retries=False,  # one attempt; the caller decides on retries
-        )
-        self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
-
-    def close(self) -> None:
-        if self._pid == os.getpid():
-            self._write_api.close()
-            self._client.close()
-
-    def write(
-        self,
-        measurement: str,
-        tags: Mapping[str, str],
-        fields: Mapping[str, FieldValue | None],
-        timestamp: dt.datetime,
-    ) -> None:
-        point = build_point(measurement, tags, fields, timestamp)
-        if not point.to_line_protocol():
-            raise PermanentDeliveryError(DESTINATION, self._target, "no field has a value")
-        if self._pid != os.getpid():
-            # Inherited over a fork: the parent's connection pool is not ours to use or close.
-            self._inherited.append(self._client)
-            self._connect()
-        try:
-            self._write_api.write(
-                bucket=self._bucket,
-                org=self._org,
-                record=point,
-                write_precision=WritePrecision.S,
-            )
-        except InfluxDBError as exc:
-            raise self._classify_api_error(exc) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._classify_transport_error(exc) from None
-
-    def _classify_api_error(self, exc: InfluxDBError) -> DeliveryError:
-        response = getattr(exc, "response", None)
-        status = getattr(exc, "status", None) or getattr(response, "status", None)
-        message = exc.message
-        if isinstance(message, bytes):
-            message = message.decode(errors="replace")
-        # 2.x answers {"code": ..., "message": ...}; anything else is shown as it came.
-        with contextlib.suppress(ValueError, AttributeError, TypeError):
-            message = json.loads(message).get("message", message)
-        text = f"write: HTTP {status}: {message}" if status else f"write: {message}"
-        if status is None or is_transient_http_status(int(status)):
-            return TransientDeliveryError(DESTINATION, self._target, text)
-        return PermanentDeliveryError(DESTINATION, self._target, text)
-
-    def _classify_transport_error(self, exc: BaseException) -> DeliveryError:
-        timeout = self._settings.timeout
-        if isinstance(exc, urllib3.exceptions.SSLError):
-            reason = exc.args[0] if exc.args else exc
-            return PermanentDeliveryError(DESTINATION, self._target, f"TLS error: {reason}")
-        if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
-            text = f"connection not established within {timeout:g} s"
-        elif isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
-            text = f"no answer within {timeout:g} s"
-        elif isinstance(exc, urllib3.exceptions.NewConnectionError):
-            text = "connection failed (refused or unreachable)"
-        else:
-            text = f"connection failed ({exc.__class__.__name__})"
-        return TransientDeliveryError(DESTINATION, self._target, text)

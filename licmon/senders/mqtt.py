@@ -1,10 +1,9 @@
-"""MQTT publishing over one persistent connection per worker process.
+"""MQTT publishing over one persistent connection.
 
 paho's network thread (`loop_start`) keeps the connection and reconnects on its own; a
 publish waits, up to `settings.timeout`, for the connection and then for the broker's
-acknowledgement (QoS >= 1). The per-process cache is dropped in a forked child: Celery's
-prefork pool forks workers, and a paho client (its socket, its thread) must not be shared
-across a fork.
+acknowledgement (QoS >= 1). Who keeps a publisher, and for how long, is the caller's
+business (`licmon.resources`: one per worker process).
 """
 
 from __future__ import annotations
@@ -16,20 +15,22 @@ import ssl
 import sys
 import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import SecretStr
 
-from licmon.config.model import MqttSettings, MqttTls
 from licmon.senders.errors import (
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
 
-__all__ = ["MqttPublisher", "close_publishers", "get_publisher"]
+__all__ = ["MqttPublisher", "MqttSettings", "MqttTls"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,36 @@ _PERMANENT_REFUSALS = frozenset(
 # Reconnect back-off: short enough that a restarted broker is found again within seconds.
 _RECONNECT_MIN_DELAY = 1
 _RECONNECT_MAX_DELAY = 8
+
+
+@dataclass(frozen=True)
+class MqttTls:
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    # Skips the broker's host-name check only; the chain is still verified against ca_file.
+    insecure: bool = False
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    """One broker and how to publish to it (the defaults are the config schema's)."""
+
+    host: str
+    port: int
+    status_topic: str
+    alert_topic: str
+    send_recurring: bool
+    send_alert: bool
+    username: str | None
+    password: SecretStr | None
+    tls: MqttTls | None
+    qos: int
+    retain_status: bool
+    # Multi-site deployments need to tell sites apart on the topic itself.
+    site_subtopic: bool
+    keepalive: int
+    timeout: float
 
 
 def _client_id() -> str:
@@ -91,7 +122,6 @@ class MqttPublisher:
     def __init__(self, settings: MqttSettings, *, client_id: str | None = None) -> None:
         self._settings = settings
         self.target = f"{settings.host}:{settings.port}"
-        self._pid = os.getpid()
         self._state = threading.Condition()
         self._connected = False
         self._closed = False
@@ -192,8 +222,6 @@ class MqttPublisher:
 
     def publish(self, topic: str, payload: str, *, qos: int, retain: bool) -> None:
         """Publish once; for QoS >= 1, return only after the broker acknowledged it."""
-        if os.getpid() != self._pid:
-            raise RuntimeError("MqttPublisher used across a fork; call get_publisher() again")
         if self._closed:
             raise self._error(PermanentDeliveryError, "publisher is closed")
         timeout = self._settings.timeout
@@ -224,50 +252,8 @@ class MqttPublisher:
         if self._closed:
             return
         self._closed = True
-        if os.getpid() != self._pid:
-            return  # the parent's connection: not ours to end
         self._client.disconnect()
         self._client.loop_stop()
         with self._state:
             self._connected = False
             self._state.notify_all()
-
-
-_publishers: dict[MqttSettings, MqttPublisher] = {}
-_publishers_lock = threading.Lock()
-# Publishers inherited from the parent over a fork. Kept referenced so their sockets are never
-# touched (closed, or DISCONNECTed) from the child; they are inert without their thread.
-_inherited: list[MqttPublisher] = []
-
-
-def get_publisher(settings: MqttSettings) -> MqttPublisher:
-    """This process's publisher for `settings`, created (and connecting) on first use."""
-    with _publishers_lock:
-        publisher = _publishers.get(settings)
-        if publisher is None or publisher.closed:
-            publisher = MqttPublisher(settings)
-            _publishers[settings] = publisher
-        return publisher
-
-
-def close_publishers() -> None:
-    """Disconnect every publisher of this process (worker shutdown)."""
-    with _publishers_lock:
-        publishers = list(_publishers.values())
-        _publishers.clear()
-    for publisher in publishers:
-        try:
-            publisher.close()
-        except Exception:  # a broken connection must not stop the others from closing
-            log.exception("MQTT %s: error while closing", publisher.target)
-
-
-def _reset_after_fork_in_child() -> None:
-    global _publishers_lock
-    # The lock may have been held by another parent thread at the moment of the fork.
-    _publishers_lock = threading.Lock()
-    _inherited.extend(_publishers.values())
-    _publishers.clear()
-
-
-os.register_at_fork(after_in_child=_reset_after_fork_in_child)

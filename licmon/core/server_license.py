@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from licmon.config.model import DateOrder
-from licmon.core.dates import utc_date
+from licmon.core.dates import DateOrder, utc_date
 from licmon.core.expiry import ExpiryUnreadable, find_expiry
 
 

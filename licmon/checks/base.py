@@ -1,0 +1,74 @@
+"""What a check kind is. One module owns everything about one kind of check:
+
+- its QRS call (`fetch`), its pure evaluation (`evaluate`, `failed`) and its status type
+  (`from_json` reads back what `status.to_json()` wrote into a task argument);
+- its Butler section (`monitor_key` under `Butler.qlikSenseLicense`, with a `destination:`
+  section holding every destination's feature switch);
+- what it says to each destination: InfluxDB points, the status document, notices.
+
+The pipeline (beat, fetch, fan-out, claims, retries, dead letters) only moves a kind's
+status around as JSON; it never reads a license field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from licmon.core.notices import InfluxPoint, Notice
+
+if TYPE_CHECKING:
+    from licmon.config.model import MonitorConfig, Site
+    from licmon.qrs.client import QrsClient
+
+
+class Status(Protocol):
+    site: str
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+class CheckKind(Protocol):
+    # Stable: in task arguments, beat entry names and Redis keys.
+    name: str
+    # `Butler.qlikSenseLicense.<monitor_key>`: its switch, schedule and destinations.
+    monitor_key: str
+
+    def monitor_section(self, destinations: type[Any]) -> type[Any]:
+        """Its Butler section (a pydantic model), with `destination: <destinations>` in it."""
+        ...
+
+    def entry_name(self, site: str) -> str:
+        """The beat entry of this kind for `site`."""
+        ...
+
+    def frequency(self, site: Site) -> str:
+        """The later.js schedule of this kind's check of `site`."""
+        ...
+
+    def fetch(self, client: QrsClient) -> Mapping[str, Any]:
+        """The QRS call; raises QrsError."""
+        ...
+
+    def evaluate(
+        self, site: Site, answer: Mapping[str, Any], checked_at: datetime, config: MonitorConfig
+    ) -> Status: ...
+
+    def failed(self, site: Site, checked_at: datetime, reason: str) -> Status:
+        """The status of a check that could not read the QRS at all."""
+        ...
+
+    def from_json(self, data: Mapping[str, Any]) -> Status: ...
+
+    def influx_points(
+        self, status: Any, tags: tuple[tuple[str, str], ...], tick: datetime
+    ) -> list[InfluxPoint]: ...
+
+    def status_document(self, status: Any, check_id: str) -> dict[str, Any]: ...
+
+    def notices(self, status: Any) -> list[Notice]: ...
+
+    def summary(self, status: Any) -> str:
+        """A few words for the log line of a check."""
+        ...

@@ -1,0 +1,82 @@
+"""The server license: `GET /qrs/license`, days until its end, Butler's payloads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import create_model
+
+from licmon.config.fields import LaterText, NonNegative, Switch
+from licmon.config.sections import Section
+from licmon.core import payloads
+from licmon.core.notices import InfluxPoint, Notice
+from licmon.core.server_license import LicenseStatus, evaluate_license, failed_status
+
+if TYPE_CHECKING:
+    from licmon.config.model import MonitorConfig, Site
+    from licmon.qrs.client import QrsClient
+
+
+class Alert(Section):
+    thresholdDays: NonNegative = 60
+
+
+class Monitor(Section):
+    """`Butler.qlikSenseLicense.serverLicenseMonitor`, less its `destination:` section."""
+
+    enable: Switch = False
+    frequency: LaterText = "every 24 hours"
+    alert: Alert = Alert()
+
+
+class ServerLicenseCheck:
+    name = "server_license"
+    monitor_key = "serverLicenseMonitor"
+
+    def monitor_section(self, destinations: type[Section]) -> type[Section]:
+        """Its Butler section, with every destination's feature switch under `destination`."""
+        return create_model(
+            "ServerLicenseMonitor", __base__=Monitor, destination=(destinations, destinations())
+        )
+
+    def entry_name(self, site: str) -> str:
+        # Kept from the first release: beat's state file knows its entries by this name.
+        return f"license check {site}"
+
+    def frequency(self, site: Site) -> str:
+        return site.frequency
+
+    def fetch(self, client: QrsClient) -> Mapping[str, Any]:
+        return client.get_license()
+
+    def evaluate(
+        self, site: Site, answer: Mapping[str, Any], checked_at: datetime, config: MonitorConfig
+    ) -> LicenseStatus:
+        return evaluate_license(
+            site.name, answer, checked_at, site.threshold_days, config.date_order
+        )
+
+    def failed(self, site: Site, checked_at: datetime, reason: str) -> LicenseStatus:
+        return failed_status(site.name, checked_at, site.threshold_days, reason)
+
+    def from_json(self, data: Mapping[str, Any]) -> LicenseStatus:
+        return LicenseStatus.from_json(data)
+
+    def influx_points(
+        self, status: LicenseStatus, tags: tuple[tuple[str, str], ...], tick: datetime
+    ) -> list[InfluxPoint]:
+        return [payloads.influx_point(status, tags, tick)]
+
+    def status_document(self, status: LicenseStatus, check_id: str) -> dict[str, Any]:
+        return payloads.status_document(status, check_id)
+
+    def notices(self, status: LicenseStatus) -> list[Notice]:
+        return payloads.notices(status)
+
+    def summary(self, status: LicenseStatus) -> str:
+        return f"{status.status.value}, {status.daysUntilExpiry} days left"
+
+
+SERVER_LICENSE = ServerLicenseCheck()

@@ -1,0 +1,91 @@
+"""The sites to check: Butler's one `configQRS` site, or our `licmon.sites[]`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from licmon.config.build import MONITOR_PATH, Build
+from licmon.config.model import Site
+from licmon.config.sections import pairs
+
+
+def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
+    butler, ours = document.Butler, document.licmon
+    monitor = butler.qlikSenseLicense.serverLicenseMonitor
+    timeouts = ours.timeouts
+    timing = {"connect_timeout": timeouts.qrsConnect, "read_timeout": timeouts.qrsRead}
+    if ours.sites is not None:
+        sites = []
+        for index, entry in enumerate(ours.sites):
+            if not entry.enable:
+                continue
+            where = f"licmon.sites[{index}].cert"
+            cert = entry.cert
+            sites.append(
+                Site(
+                    name=entry.name,
+                    host=entry.host,
+                    port=entry.port,
+                    client_cert=build.file(
+                        f"{where}.clientCert", cert.clientCert, "client certificate"
+                    )
+                    or cert.clientCert,
+                    client_key=build.file(
+                        f"{where}.clientCertKey", cert.clientCertKey, "client key"
+                    )
+                    or cert.clientCertKey,
+                    root_ca=build.file(f"{where}.clientCertCA", cert.clientCertCA, "root CA"),
+                    use_ssl=entry.useSSL,
+                    verify_hostname=entry.verifyHostname,
+                    reject_unauthorized=entry.rejectUnauthorized,
+                    headers=pairs(entry.headers),
+                    tags=pairs(entry.tags),
+                    threshold_days=(
+                        monitor.alert.thresholdDays
+                        if entry.thresholdDays is None
+                        else entry.thresholdDays
+                    ),
+                    frequency=entry.frequency or monitor.frequency,
+                    **timing,
+                )
+            )
+        names = [site.name for site in sites]
+        for name in sorted({name for name in names if names.count(name) > 1}):
+            build.problem("licmon.sites", f"site name {name!r} is used more than once")
+        return tuple(sites)
+
+    if not monitor.enable:
+        return ()
+    qrs, cert = butler.configQRS, butler.cert
+    needed = "required when the license monitor is enabled"
+    if not qrs.host:
+        build.problem("Butler.configQRS.host", needed)
+    for key in ("clientCert", "clientCertKey"):
+        if getattr(cert, key) is None:
+            build.problem(f"Butler.cert.{key}", needed)
+    client_cert = build.file("Butler.cert.clientCert", cert.clientCert, "client certificate")
+    client_key = build.file("Butler.cert.clientCertKey", cert.clientCertKey, "client key")
+    root_ca = build.file("Butler.cert.clientCertCA", cert.clientCertCA, "root CA")
+    if not qrs.host or client_cert is None or client_key is None:
+        return ()
+    return (
+        Site(
+            name=qrs.host,
+            host=qrs.host,
+            port=qrs.port,
+            client_cert=client_cert,
+            client_key=client_key,
+            root_ca=root_ca,
+            use_ssl=qrs.useSSL,
+            verify_hostname=ours.verifyHostname,
+            reject_unauthorized=qrs.rejectUnauthorized,
+            headers=pairs(qrs.headers.static),
+            tags=(),
+            threshold_days=monitor.alert.thresholdDays,
+            frequency=monitor.frequency,
+            **timing,
+        ),
+    )
+
+
+__all__ = ["MONITOR_PATH", "build_sites"]

@@ -1,0 +1,151 @@
+"""The base of every task: idempotency claims, declared retries, dead letters.
+
+Three layers, from fast to slow: tenacity's quick attempts inside the task for blips
+(`quickly`); Celery's declared retries (autoretry on `Retryable`, with the jittered
+exponential countdowns of `worker.settings.retry_annotations`) for outages, the worker
+being free meanwhile; then `on_failure` writes the dead letter, whatever raised, and the
+task ends as FAILURE so Flower shows it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from licmon.config.model import RetryPolicy
+from licmon.deadletters import DeadLetter
+from licmon.qrs.errors import QrsError
+from licmon.senders.errors import DeliveryError
+from worker import runtime
+from worker.settings import DONE_SECONDS, MAX_REDELIVERIES, claim_seconds
+
+log = logging.getLogger("licmon.tasks")
+T = TypeVar("T")
+
+
+class Retryable(Exception):
+    """A transient failure that outlived the quick attempts: Celery retries the task."""
+
+
+class RedeliveryLimit(Exception):
+    """The message came back too often after its worker died; it is given up."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, DeliveryError | QrsError):
+        return exc.transient
+    # Redis holds the claims and rate limits: its blips pass; a soft time limit may too.
+    return isinstance(exc, redis.RedisError | SoftTimeLimitExceeded)
+
+
+def quickly(call: Callable[[], T], policy: RetryPolicy) -> T:
+    """`call`, with a few quick attempts on transient errors; a transient error that
+    outlives them becomes `Retryable`, a permanent one is raised as it is."""
+    retrying = Retrying(
+        stop=stop_after_attempt(policy.quick_attempts)
+        | stop_after_delay(policy.quick_window_seconds),
+        wait=wait_random_exponential(multiplier=0.25, max=4),
+        retry=retry_if_exception(is_transient),
+        reraise=True,
+    )
+    try:
+        return retrying(call)
+    except Exception as exc:
+        if is_transient(exc):
+            raise Retryable(str(exc) or type(exc).__name__) from exc
+        raise
+
+
+class LicmonTask(Task):
+    """Runs once per claim, retries `Retryable`, dead-letters every final failure.
+
+    A subclass says what its claim is (`claim_name`) and what its dead letter names
+    (`describe`); `max_retries` and the backoff come from `task_annotations`.
+    """
+
+    abstract = True
+    autoretry_for = (Retryable,)
+
+    def claim_name(self, arguments: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def describe(self, arguments: dict[str, Any]) -> dict[str, str]:
+        """site, destination, target and check id, for logs and dead letters."""
+        raise NotImplementedError
+
+    def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Task arguments by name, whether beat, the fan-out or a person passed them by
+        position."""
+        bound = inspect.signature(self.run).bind_partial(*args, **kwargs)
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        request = self.request
+        if not request.id:  # called as a function (tests of the body alone)
+            return super().__call__(*args, **kwargs)
+        arguments = self.arguments(args, kwargs)
+        claim = self.claim_name(arguments)
+        claims = runtime.claims()
+        seconds = claim_seconds(runtime.config().retry)
+        starts = claims.start(claim, request.id, seconds)
+        if starts == 0:
+            log.info("%s: %s already handled or in progress, skipped", self.name, claim)
+            return None
+        request.licmon_starts = starts
+        # Every retry starts again under the same id; what is left came back after a lost worker.
+        redeliveries = starts - request.retries - 1
+        if redeliveries > MAX_REDELIVERIES:
+            raise RedeliveryLimit(f"redelivered {redeliveries} times after lost workers; given up")
+        result = super().__call__(*args, **kwargs)
+        claims.complete(claim, DONE_SECONDS)
+        return result
+
+    def on_failure(
+        self,
+        exc: Exception,
+        task_id: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        einfo: Any,
+    ) -> None:
+        arguments = self.arguments(args, kwargs)
+        details = self.describe(arguments)
+        reason = str(exc) or type(exc).__name__
+        starts = getattr(self.request, "licmon_starts", None) or self.request.retries + 1
+        try:
+            runtime.claims().release(self.claim_name(arguments), task_id)
+            runtime.dead_letters().push(
+                DeadLetter(
+                    task=self.name,
+                    site=details["site"],
+                    destination=details["destination"],
+                    target=details["target"],
+                    checkId=details["check_id"],
+                    reason=reason,
+                    attempts=starts,
+                )
+            )
+        finally:
+            log.error(
+                "gave up: site %s, destination %s, target %s, check %s, after %d start(s): %s",
+                details["site"],
+                details["destination"],
+                details["target"],
+                details["check_id"],
+                starts,
+                reason,
+            )
