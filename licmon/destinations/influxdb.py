@@ -19,7 +19,7 @@ from licmon.config.sections import Section, StaticList, merge_tags
 from licmon.core.notices import Notice
 from licmon.destinations.base import Delivery, DestinationSchema
 from licmon.resources import Resources
-from licmon.senders.influxdb import InfluxSettings
+from licmon.senders.settings import InfluxSettings
 
 
 class InfluxAuth(Section):

@@ -20,7 +20,7 @@ from licmon.config.sections import EnableSwitch, Section
 from licmon.core.notices import Notice
 from licmon.destinations.base import Delivery, DestinationSchema
 from licmon.resources import Resources
-from licmon.senders.mqtt import MqttSettings, MqttTls
+from licmon.senders.settings import MqttSettings, MqttTls
 
 STATUS, ALERT = "status", "alert"
 

@@ -20,7 +20,7 @@ from licmon.config.sections import EnableSwitch, Section
 from licmon.core.notices import Notice
 from licmon.destinations.base import Delivery, DestinationSchema
 from licmon.resources import Resources
-from licmon.senders.webhook import WebhookTarget
+from licmon.senders.settings import WebhookTarget
 
 # Receivers deduplicate redeliveries on the check id; the site tells replicas apart.
 HEADER_CHECK_ID = "X-Licmon-Check-Id"

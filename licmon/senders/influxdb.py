@@ -12,11 +12,9 @@ import logging
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Protocol
 
 import requests
-from pydantic import SecretStr
 
 from licmon.senders._http import describe_request_exception, redact_url
 from licmon.senders.errors import (
@@ -25,6 +23,7 @@ from licmon.senders.errors import (
     is_transient_http_status,
 )
 from licmon.senders.line_protocol import FieldValue, encode_line
+from licmon.senders.settings import InfluxSettings
 
 __all__ = ["FieldValue", "InfluxSettings", "InfluxWriter", "build_line", "make_influx_writer"]
 
@@ -33,27 +32,6 @@ log = logging.getLogger(__name__)
 DESTINATION = "influxdb"
 # InfluxQL duration literal (or INF); the value is pasted into a statement, so it is checked.
 _DURATION = re.compile(r"^(?:INF|(?:\d+(?:ns|u|µ|ms|s|m|h|d|w))+)$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class InfluxSettings:
-    """Where and how points are written; `version` picks the protocol."""
-
-    version: int
-    url: str
-    timeout: float
-    # Global static tags merged with the feature's own; the feature's win on the same name.
-    tags: tuple[tuple[str, str], ...] = ()
-    # 1.x
-    database: str = ""
-    retention_policy: str | None = None
-    retention_duration: str | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    # 2.x (org + bucket) and 3.x (database as bucket)
-    org: str | None = None
-    bucket: str | None = None
-    token: SecretStr | None = None
 
 
 class InfluxWriter(Protocol):

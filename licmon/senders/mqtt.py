@@ -15,20 +15,18 @@ import ssl
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
-from pydantic import SecretStr
 
 from licmon.senders.errors import (
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from licmon.senders.settings import MqttSettings, MqttTls
 
 __all__ = ["MqttPublisher", "MqttSettings", "MqttTls"]
 
@@ -50,36 +48,6 @@ _PERMANENT_REFUSALS = frozenset(
 # Reconnect back-off: short enough that a restarted broker is found again within seconds.
 _RECONNECT_MIN_DELAY = 1
 _RECONNECT_MAX_DELAY = 8
-
-
-@dataclass(frozen=True)
-class MqttTls:
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    # Skips the broker's host-name check only; the chain is still verified against ca_file.
-    insecure: bool = False
-
-
-@dataclass(frozen=True)
-class MqttSettings:
-    """One broker and how to publish to it (the defaults are the config schema's)."""
-
-    host: str
-    port: int
-    status_topic: str
-    alert_topic: str
-    send_recurring: bool
-    send_alert: bool
-    username: str | None
-    password: SecretStr | None
-    tls: MqttTls | None
-    qos: int
-    retain_status: bool
-    # Multi-site deployments need to tell sites apart on the topic itself.
-    site_subtopic: bool
-    keepalive: int
-    timeout: float
 
 
 def _client_id() -> str:

@@ -9,12 +9,9 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
-from pydantic import SecretStr
 
 from licmon.senders._http import describe_request_exception, redact_url
 from licmon.senders.errors import (
@@ -22,6 +19,7 @@ from licmon.senders.errors import (
     TransientDeliveryError,
     is_transient_http_status,
 )
+from licmon.senders.settings import WebhookTarget
 
 __all__ = ["ParamValue", "WebhookTarget", "redact_url", "send_webhook", "target_name"]
 
@@ -30,21 +28,6 @@ log = logging.getLogger(__name__)
 DESTINATION = "webhook"
 ParamValue = str | int | float | bool | None
 _METHODS = frozenset({"GET", "POST", "PUT"})
-
-
-@dataclass(frozen=True)
-class WebhookTarget:
-    """One outgoing webhook. `key` names it in task arguments; the URL never leaves config."""
-
-    key: str  # e.g. "alert-1": the group and the 1-based position in Butler's list
-    kind: str  # "status" or "alert"
-    description: str
-    url: SecretStr
-    method: str  # GET, POST or PUT
-    rate_limit_seconds: int
-    ca_file: Path | None
-    reject_unauthorized: bool
-    timeout: float
 
 
 def target_name(target: WebhookTarget) -> str:

@@ -1,0 +1,69 @@
+"""`celery -A worker worker --beat-thread`: beat and worker in one process."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
+from tests.http_receiver import HttpReceiver
+from tests.pipeline_support import Deployment, MessageLog, document, hook, in_days, wait_for
+from tests.services import InfluxServer
+
+pytest_plugins = ["tests.pipeline_fixtures"]
+
+
+@pytest.fixture
+def one_process(
+    tmp_path_factory: pytest.TempPathFactory,
+    certs: QlikCerts,
+    receiver: HttpReceiver,
+    topics: tuple[str, MessageLog],
+    influx_server: InfluxServer,
+    broker: redis.Redis,
+) -> Iterator[Deployment]:
+    site = SiteSpec("solo", license=SimulatedLicense(valid_to=[in_days(200)]))
+    with run_simulator([site], certs) as simulator:
+        config = document(
+            certs,
+            simulator,
+            receiver,
+            influx_server.http_port,
+            topics[0],
+            status_hooks=[hook(receiver, "/solo", "POST")],
+            alert_hooks=[],
+        )
+        config["Butler"]["qlikSenseLicense"]["serverLicenseMonitor"]["frequency"] = (
+            "every 2 seconds"
+        )
+        config["Butler"]["webhookNotification"]["qlikSenseServerLicenseMonitor"]["rateLimit"] = 0
+        deployment = Deployment(tmp_path_factory.mktemp("beat-thread"), config)
+        try:
+            yield deployment
+        finally:
+            deployment.stop_all()
+
+
+def test_beat_thread_sends_the_startup_check_and_the_ticks(
+    one_process: Deployment, receiver: HttpReceiver
+) -> None:
+    worker = one_process.start(
+        "worker", "--pool", "threads", "-c", "4", "--beat-thread", ready="ready."
+    )
+
+    def delivered() -> Counter[str]:
+        return Counter(r.headers["x-licmon-check-id"] for r in receiver.received("/solo"))
+
+    # The startup check and at least two ticks, each delivered once.
+    wait_for(lambda: len(delivered()) >= 3, 20, "the startup check and two ticks")
+    log = one_process.logs()
+    (startup,) = re.findall(r"startup check of solo: (solo@\S+)", log)
+    assert startup in delivered() and max(delivered().values()) == 1
+    # One process: the threads pool and the beat thread have no child process.
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+    assert children == []
