@@ -23,7 +23,7 @@ from licmon.simulator import QlikCerts
 from licmon.simulator.server import Simulator
 from tests.http_receiver import HttpReceiver
 from tests.mqtt_private_broker import Received, Subscriber
-from tests.services import InfluxServer, stop_process
+from tests.services import MQTT_HOST, MQTT_PORT, InfluxServer, stop_process
 
 TODAY = dt.datetime.now(dt.UTC).date()
 REPO = Path(__file__).resolve().parent.parent
@@ -178,8 +178,9 @@ def document(
             },
             "mqttConfig": {
                 "enable": True,
-                "brokerHost": "127.0.0.1",
-                "brokerPort": 1883,
+                # The broker the test subscriber listens on (LICMON_TEST_MQTT_HOST/_PORT).
+                "brokerHost": MQTT_HOST,
+                "brokerPort": MQTT_PORT,
                 "qlikSenseServerLicenseTopic": f"{prefix}/qliksense_server_license",
                 "qlikSenseServerLicenseExpireTopic": f"{prefix}/qliksense_server_license_expire",
             },
