@@ -223,6 +223,17 @@ def fetch(site: str, check_id: str, tick: str) -> Any:
     )
 
 
+def deliveries_done(result: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
+    """Wait for every delivery task a `license.fetch` result fanned out; their return values
+    by target (a webhook's says whether it sent or was held by its rateLimit). A finished
+    delivery has been acknowledged by its destination, so what it sent is there to count."""
+    backend = client()
+    return {
+        delivery["target"]: backend.AsyncResult(delivery["taskId"]).get(timeout=timeout)
+        for delivery in result["deliveries"]
+    }
+
+
 class MessageLog:
     """Every message the subscriber saw, kept: tests count them more than once."""
 
