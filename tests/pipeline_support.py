@@ -46,6 +46,17 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: flo
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def never(condition: Callable[[], Any], seconds: float, what: str, every: float = 0.05) -> None:
+    """Fail as soon as `condition` holds within `seconds`; the bounded wait of a test that
+    proves something does not happen. Call it only after a positive signal that the work
+    which could cause it has finished, so the window covers stragglers, not the work itself."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            raise AssertionError(f"unexpected: {what}")
+        time.sleep(every)
+
+
 @dataclass
 class Deployment:
     """A config file and the processes started from it."""
