@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 import time
@@ -243,6 +244,22 @@ def deliveries_done(result: dict[str, Any], timeout: float = 30) -> dict[str, An
         delivery["target"]: backend.AsyncResult(delivery["taskId"]).get(timeout=timeout)
         for delivery in result["deliveries"]
     }
+
+
+_TASK_EVENT = re.compile(r"Task (\S+)\[([^\]]+)\] (received|succeeded|failed|raised)")
+
+
+def worker_settled(log: str, task: str, count: int) -> bool:
+    """The worker `log` shows at least `count` `task` tasks received and every task it
+    received, including the deliveries they fanned out, finished (succeeded or failed)."""
+    received: dict[str, str] = {}
+    finished: set[str] = set()
+    for name, task_id, event in _TASK_EVENT.findall(log):
+        if event == "received":
+            received[task_id] = name
+        else:
+            finished.add(task_id)
+    return list(received.values()).count(task) >= count and set(received) <= finished
 
 
 class MessageLog:
