@@ -251,7 +251,8 @@ def get_publisher(settings: MqttSettings) -> MqttPublisher:
 
 
 def close_publishers() -> None:
-    """Disconnect every publisher of this process (worker shutdown)."""
+    """Disconnect every publisher of this process (tests do; no worker hook calls it, and a
+    worker's connections end with its process)."""
     with _publishers_lock:
         publishers = list(_publishers.values())
         _publishers.clear()
