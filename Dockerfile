@@ -14,7 +14,9 @@ COPY pyproject.toml README.md ./
 COPY licmon ./licmon
 COPY worker ./worker
 COPY tasks ./tasks
-RUN pip install . \
+# The simulator extra too: docker-compose's `demo` profile runs `licmon qrs-simulator` from
+# this stage. The service itself never imports it.
+RUN pip install ".[simulator]" \
  && groupadd --system licmon \
  && useradd --system --gid licmon --home-dir /var/lib/licmon --create-home licmon \
  && install -d -o licmon -g licmon /certs

@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,flower,demo]'
+	$(PY) -m pip install -q -e '.[test,flower,demo,simulator]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,20 +1,25 @@
 """`make demo`: the whole service on this machine, printing every delivery as it happens.
 
 Three simulated Qlik Sense sites (30 days left, 200 days left, expired 5 days ago), a Celery
-beat and worker as real processes, and every destination that can be reached here: Redis,
-Mosquitto and InfluxDB on loopback, plus a webhook receiver this script runs. Without Redis
-it falls back to kombu's SQLite transport and says so. Runs DEMO_SECONDS (default 75: the
-startup check and at least one tick of `every 1 minute`), or until Ctrl-C with DEMO_SECONDS=0.
+beat and worker as real processes, and every destination that can run here: Redis, Mosquitto
+and InfluxDB, plus a webhook receiver this script runs. Each service the demo uses is its own,
+started on a free loopback port and stopped at exit: it never touches (or flushes) a server
+someone else runs, such as the one tests use. Without redis-server it falls back to kombu's
+SQLite transport and says so; without mosquitto or influxd that destination is off. Runs
+DEMO_SECONDS (default 75: the startup check and at least one tick of `every 1 minute`), or
+until Ctrl-C with DEMO_SECONDS=0.
 """
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,7 +34,6 @@ REPO = Path(__file__).resolve().parent.parent
 STATE = REPO / ".licmon" / "demo"
 BIN = Path(sys.executable).parent
 SITES = {"prod": ("+30", 4242), "test": ("+200", 4243), "lab": ("-5", 4244)}
-INFLUX_PORT = 18086
 TOPIC = "qliksense/qliksense_server_license"
 SHOWN = ("startup check", "Sending due task", "checked ", " for ", "gave up", "retry ")
 
@@ -46,6 +50,12 @@ def reachable(port: int) -> bool:
         return False
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def wait_until(check: Any, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -59,6 +69,8 @@ class Demo:
     def __init__(self) -> None:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.webhook_port = 0
+        # Working directories of the demo's own servers, removed at exit.
+        self.scratch = Path(tempfile.mkdtemp(prefix="licmon-demo-"))
 
     def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> Path:
         log = STATE / f"{name}.log"
@@ -82,8 +94,44 @@ class Demo:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
     # --- the outside world ------------------------------------------------------------------
+
+    def start_redis(self) -> int | None:
+        """A Redis of our own on a free port, or None (then the embedded fallback runs)."""
+        binary = shutil.which("redis-server")
+        # DEMO_EMBEDDED=1 shows the fallback on a machine that does have Redis.
+        if binary is None or os.environ.get("DEMO_EMBEDDED") == "1":
+            return None
+        port = free_port()
+        folder = self.scratch / "redis"
+        folder.mkdir()
+        # Never saving: a fresh, empty server each run, so there is nothing to flush.
+        args = ["--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder)]
+        self.spawn("redis", [binary, *args, "--save", "", "--appendonly", "no"])
+        if not wait_until(lambda: reachable(port), 10):
+            raise SystemExit("redis-server did not start; see .licmon/demo/redis.log")
+        return port
+
+    def start_mosquitto(self) -> int | None:
+        binary = shutil.which("mosquitto")
+        if binary is None:
+            say("MQTT: mosquitto is not installed (Debian package 'mosquitto'); skipped")
+            return None
+        port = free_port()
+        config = self.scratch / "mosquitto.conf"
+        # `user`: run as root, Mosquitto would otherwise switch to a `mosquitto` user.
+        config.write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"user {getpass.getuser()}\n"
+        )
+        self.spawn("mosquitto", [binary, "-c", str(config)])
+        if not wait_until(lambda: reachable(port), 10):
+            say("MQTT: mosquitto did not start (see .licmon/demo/mosquitto.log); skipped")
+            return None
+        return port
 
     def start_simulators(self) -> None:
         for name, (valid_to, port) in SITES.items():
@@ -108,8 +156,6 @@ class Demo:
             )
 
     def start_influxdb(self) -> int | None:
-        if reachable(INFLUX_PORT):
-            return INFLUX_PORT
         binary = shutil.which("influxd")
         if binary is None:
             say("InfluxDB: influxd is not installed (Debian package 'influxdb'); skipped")
@@ -117,17 +163,18 @@ class Demo:
         root = STATE / "influxdb"
         root.mkdir(parents=True, exist_ok=True)
         config = root / "influxdb.conf"
+        port = free_port()
         config.write_text(
-            f'reporting-disabled = true\nbind-address = "127.0.0.1:{INFLUX_PORT + 2}"\n'
+            f'reporting-disabled = true\nbind-address = "127.0.0.1:{free_port()}"\n'
             f'[meta]\n  dir = "{root}/meta"\n[data]\n  dir = "{root}/data"\n'
-            f'  wal-dir = "{root}/wal"\n[http]\n  bind-address = "127.0.0.1:{INFLUX_PORT}"\n'
+            f'  wal-dir = "{root}/wal"\n[http]\n  bind-address = "127.0.0.1:{port}"\n'
             "  log-enabled = false\n[monitor]\n  store-enabled = false\n"
         )
         self.spawn("influxd", [binary, "-config", str(config)])
-        if not wait_until(lambda: reachable(INFLUX_PORT), 20):
+        if not wait_until(lambda: reachable(port), 20):
             say("InfluxDB did not start; skipped")
             return None
-        return INFLUX_PORT
+        return port
 
     def start_webhook_receiver(self) -> None:
         class Receiver(BaseHTTPRequestHandler):
@@ -148,18 +195,18 @@ class Demo:
         self.webhook_port = int(server.server_address[1])
         threading.Thread(target=server.serve_forever, daemon=True).start()
 
-    def subscribe_mqtt(self) -> None:
+    def subscribe_mqtt(self, port: int) -> None:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
         client.on_connect = lambda c, *_: c.subscribe("qliksense/#", qos=1)
         client.on_message = lambda _c, _u, msg: say(
             f"mqtt     <- {msg.topic}: {msg.payload.decode()}"
         )
-        client.connect("127.0.0.1", 1883)
+        client.connect("127.0.0.1", port)
         client.loop_start()
 
     # --- the service ----------------------------------------------------------------------
 
-    def write_config(self, influx_port: int | None, mqtt_up: bool) -> Path:
+    def write_config(self, influx_port: int | None, mqtt_port: int | None) -> Path:
         certs = STATE / "certs"
         cert = {
             "clientCert": str(certs / "client.pem"),
@@ -179,7 +226,7 @@ class Demo:
                                 "enable": influx_port is not None,
                                 "tag": {"static": [{"name": "foo", "value": "bar"}]},
                             },
-                            "mqtt": {"enable": mqtt_up},
+                            "mqtt": {"enable": mqtt_port is not None},
                             "webhook": {"enable": True},
                         },
                     }
@@ -192,9 +239,9 @@ class Demo:
                     "retentionPolicy": {"name": "10d", "duration": "10d"},
                 },
                 "mqttConfig": {
-                    "enable": mqtt_up,
+                    "enable": mqtt_port is not None,
                     "brokerHost": "127.0.0.1",
-                    "brokerPort": 1883,
+                    "brokerPort": mqtt_port or 1883,  # unused while disabled
                     "qlikSenseServerLicenseTopic": f"{TOPIC}",
                     "qlikSenseServerLicenseExpireTopic": f"{TOPIC}_expire",
                 },
@@ -243,20 +290,15 @@ class Demo:
         if STATE.exists():
             shutil.rmtree(STATE)
         STATE.mkdir(parents=True)
-        subprocess.run([str(REPO / "scripts" / "start-services.sh")], check=False)
         env = os.environ | {"LICMON_BEAT_STATE": str(STATE / "beat-schedule")}
-        # DEMO_EMBEDDED=1 shows the fallback on a machine that does have Redis.
-        if reachable(6379) and os.environ.get("DEMO_EMBEDDED") != "1":
+        redis_port = self.start_redis()
+        if redis_port is not None:
             env |= {
-                "LICMON_BROKER_URL": "redis://127.0.0.1:6379/3",
-                "LICMON_RESULT_BACKEND": "redis://127.0.0.1:6379/4",
+                "LICMON_BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
+                "LICMON_RESULT_BACKEND": f"redis://127.0.0.1:{redis_port}/1",
             }
-            import redis
-
-            for db in (3, 4):
-                redis.Redis(db=db).flushdb()
             pool = ["-c", "4"]
-            say("broker: Redis at 127.0.0.1:6379 (db 3, results db 4)")
+            say(f"broker: the demo's own Redis at 127.0.0.1:{redis_port} (db 0, results db 1)")
         else:
             env |= {
                 "LICMON_BROKER_URL": f"sqla+sqlite:///{STATE / 'broker.sqlite'}",
@@ -264,21 +306,21 @@ class Demo:
             }
             pool = ["--pool", "threads", "-c", "4"]
             say(
-                "broker: no Redis on 127.0.0.1:6379 -- falling back to kombu's embedded SQLite "
-                "transport and an in-process state store (single worker process)"
+                "broker: no redis-server (or DEMO_EMBEDDED=1) -- falling back to kombu's embedded "
+                "SQLite transport and an in-process state store (single worker process)"
             )
 
         self.start_simulators()
         influx_port = self.start_influxdb()
-        mqtt_up = reachable(1883)
+        mqtt_port = self.start_mosquitto()
         say(
             f"InfluxDB: {f'127.0.0.1:{influx_port}' if influx_port else 'off'}; "
-            f"MQTT: {'127.0.0.1:1883' if mqtt_up else 'off (no broker on 1883)'}"
+            f"MQTT: {f'127.0.0.1:{mqtt_port}' if mqtt_port else 'off'}"
         )
         self.start_webhook_receiver()
-        if mqtt_up:
-            self.subscribe_mqtt()
-        config = self.write_config(influx_port, mqtt_up)
+        if mqtt_port:
+            self.subscribe_mqtt(mqtt_port)
+        config = self.write_config(influx_port, mqtt_port)
         env["LICMON_CONFIG"] = str(config)
         say(f"config: {config.relative_to(REPO)} (every 1 minute, threshold 60 days)")
 
@@ -325,6 +367,9 @@ class Demo:
 
 
 def main() -> int:
+    # SIGTERM (a `timeout`, a closed session) stops the demo as Ctrl-C does, so the servers
+    # it started are stopped too rather than left running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     demo = Demo()
     try:
         demo.run()

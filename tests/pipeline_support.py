@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ from licmon.simulator import QlikCerts
 from licmon.simulator.server import Simulator
 from tests.http_receiver import HttpReceiver
 from tests.mqtt_private_broker import Received, Subscriber
-from tests.services import InfluxServer, stop_process
+from tests.services import MQTT_HOST, MQTT_PORT, InfluxServer, stop_process
 
 TODAY = dt.datetime.now(dt.UTC).date()
 REPO = Path(__file__).resolve().parent.parent
@@ -44,6 +45,17 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: flo
             return value
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def never(condition: Callable[[], Any], seconds: float, what: str, every: float = 0.05) -> None:
+    """Fail as soon as `condition` holds within `seconds`; the bounded wait of a test that
+    proves something does not happen. Call it only after a positive signal that the work
+    which could cause it has finished, so the window covers stragglers, not the work itself."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            raise AssertionError(f"unexpected: {what}")
+        time.sleep(every)
 
 
 @dataclass
@@ -178,8 +190,9 @@ def document(
             },
             "mqttConfig": {
                 "enable": True,
-                "brokerHost": "127.0.0.1",
-                "brokerPort": 1883,
+                # The broker the test subscriber listens on (LICMON_TEST_MQTT_HOST/_PORT).
+                "brokerHost": MQTT_HOST,
+                "brokerPort": MQTT_PORT,
                 "qlikSenseServerLicenseTopic": f"{prefix}/qliksense_server_license",
                 "qlikSenseServerLicenseExpireTopic": f"{prefix}/qliksense_server_license_expire",
             },
@@ -220,6 +233,33 @@ def fetch(site: str, check_id: str, tick: str) -> Any:
         kwargs={"check_id": check_id, "tick": tick},
         queue="license.fetch",
     )
+
+
+def deliveries_done(result: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
+    """Wait for every delivery task a `license.fetch` result fanned out; their return values
+    by target (a webhook's says whether it sent or was held by its rateLimit). A finished
+    delivery has been acknowledged by its destination, so what it sent is there to count."""
+    backend = client()
+    return {
+        delivery["target"]: backend.AsyncResult(delivery["taskId"]).get(timeout=timeout)
+        for delivery in result["deliveries"]
+    }
+
+
+_TASK_EVENT = re.compile(r"Task (\S+)\[([^\]]+)\] (received|succeeded|failed|raised)")
+
+
+def worker_settled(log: str, task: str, count: int) -> bool:
+    """The worker `log` shows at least `count` `task` tasks received and every task it
+    received, including the deliveries they fanned out, finished (succeeded or failed)."""
+    received: dict[str, str] = {}
+    finished: set[str] = set()
+    for name, task_id, event in _TASK_EVENT.findall(log):
+        if event == "received":
+            received[task_id] = name
+        else:
+            finished.add(task_id)
+    return list(received.values()).count(task) >= count and set(received) <= finished
 
 
 class MessageLog:

@@ -1,4 +1,4 @@
-"""Payloads are Butler's, byte for byte where Butler was captured (butler-behaviour.md)."""
+"""Payloads are Butler's, as the README's "What it sends" lists them."""
 
 from __future__ import annotations
 

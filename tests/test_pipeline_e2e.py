@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -20,11 +19,13 @@ from tests.pipeline_support import (
     Deployment,
     MessageLog,
     client,
+    deliveries_done,
     document,
     fetch,
     hook,
     in_days,
     influx_row,
+    never,
     requests_with,
     wait_for,
 )
@@ -39,6 +40,9 @@ SITES = {
         "lapsed", license=SimulatedLicense(valid_to=[in_days(-10)], date_format="iso")
     ),
     "again": SiteSpec("again", license=SimulatedLicense(valid_to=[in_days(100)])),
+    # Only the rate-limit test checks these two, so its windows are its own.
+    "limited": SiteSpec("limited", license=SimulatedLicense(valid_to=[in_days(100)])),
+    "neighbour": SiteSpec("neighbour", license=SimulatedLicense(valid_to=[in_days(100)])),
     "flaky": SiteSpec("flaky", fault="503"),
     "denied": SiteSpec("denied", fault="401"),
 }
@@ -215,41 +219,58 @@ def test_the_same_tick_twice_delivers_once(
 ) -> None:
     _, mqtt_log = topics
     tick = "2026-11-29T00:00:00Z"
-    first = fetch("again", "again@" + tick, tick)
-    second = fetch("again", "again@" + tick, tick)  # a second beat, or a resend
+    check_id = "again@" + tick
+    first = fetch("again", check_id, tick)
+    second = fetch("again", check_id, tick)  # a second beat, or a resend
     results = [first.get(timeout=30), second.get(timeout=30)]
     assert sorted(result is None for result in results) == [False, True]
-    requests_with(receiver, "again@" + tick, 1)
+    (ran,) = [result for result in results if result is not None]
+    assert set(deliveries_done(ran)) == {"influxdb", "status", "status-1"}
+    requests_with(receiver, check_id, 1)
     mqtt_log.wait("again", 1)
-    time.sleep(2)  # let any duplicate arrive before counting
-    assert (
-        len(
-            [
-                r
-                for r in receiver.received()
-                if r.headers.get("x-licmon-check-id") == "again@" + tick
-            ]
-        )
-        == 1
+
+    def webhook_calls() -> int:
+        calls = receiver.received()
+        return len([r for r in calls if r.headers.get("x-licmon-check-id") == check_id])
+
+    # Both fetches and every delivery of the one that ran have finished, so nothing we know
+    # of is still in flight. A duplicate would come from a message we do not know of (a
+    # redelivery), or reach the MQTT subscriber just after its publish was acknowledged:
+    # give it a bounded second to show, failing as soon as it does.
+    never(
+        lambda: webhook_calls() > 1 or len(mqtt_log.for_site("again")) > 1,
+        1.0,
+        f"a second delivery of {check_id}",
     )
-    assert len(mqtt_log.wait("again", 1)) == 1
 
 
 def test_rate_limit_holds_per_webhook_event_and_site_in_redis(
     healthy: Deployment, receiver: HttpReceiver, broker: redis.Redis
 ) -> None:
-    ticks = ["2026-11-30T00:00:00Z", "2026-12-01T00:00:00Z"]
-    for tick in ticks:
-        fetch("again", "again@" + tick, tick).get(timeout=30)
-    time.sleep(2)
+    def check(site: str, tick: str) -> str:
+        """Run one check and wait for its deliveries; what its status webhook did."""
+        result = fetch(site, f"{site}@{tick}", tick).get(timeout=30)
+        return deliveries_done(result)["status-1"]
+
+    # One check after the other, each delivered before the next: the first takes the window.
+    held = "skipped by rateLimit (300 s) for 'server license status'"
+    assert check("limited", "2026-11-30T00:00:00Z") == "POST 'server license status'"
+    assert check("limited", "2026-12-01T00:00:00Z") == held
+    assert check("limited", "2026-12-02T00:00:00Z") == held
+    # The same webhook and event for another site has a window of its own.
+    assert check("neighbour", "2026-12-01T00:00:00Z") == "POST 'server license status'"
+
+    # Every delivery has finished (and a sent webhook was answered), so the calls are all in.
     status_calls = [
-        r.headers["x-licmon-check-id"]
+        (r.headers["x-licmon-site"], r.headers["x-licmon-check-id"])
         for r in receiver.received("/license-monitor/post")
-        if r.headers.get("x-licmon-site") == "again"
+        if r.headers.get("x-licmon-site") in {"limited", "neighbour"}
     ]
-    # The first check of the test before this one took the 300 s window.
-    assert status_calls == ["again@2026-11-29T00:00:00Z"]
-    keys = [key.decode() for key in broker.keys("licmon:ratelimit:*again/server license status")]
+    assert status_calls == [
+        ("limited", "limited@2026-11-30T00:00:00Z"),
+        ("neighbour", "neighbour@2026-12-01T00:00:00Z"),
+    ]
+    keys = [key.decode() for key in broker.keys("licmon:ratelimit:*limited/server license status")]
     assert len(keys) == 1 and 0 < broker.ttl(keys[0]) <= 300
 
 

@@ -443,6 +443,24 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
     assert "GET /qrs/license -> 200" in stderr
 
 
+def test_cli_without_the_simulator_extra_hints_at_it(tmp_path: Path) -> None:
+    # A None entry in sys.modules makes `import trustme` fail as an absent package does.
+    script = (
+        "import sys; sys.modules['trustme'] = None\n"
+        "from licmon.cli.main import main\n"
+        f"sys.exit(main(['qrs-simulator', '--cert-dir', {str(tmp_path)!r}]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "licmon qrs-simulator needs trustme, from the 'simulator' extra: "
+        "pip install 'qlik-license-monitor[simulator]'"
+    ]
+    assert not any(tmp_path.iterdir())  # nothing started, nothing written
+
+
 def test_cli_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     from licmon.cli.main import build_parser
 

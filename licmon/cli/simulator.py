@@ -13,6 +13,7 @@ _FAULTS = (
     *("slow", "html", "malformed", "hang", "drop-reused"),
 )
 _DATE_FORMATS = ("qlik", "us", "de", "iso", "date")  # kept in step with simulator.license
+_EXTRA_MODULES = {"trustme", "cryptography"}  # what the `simulator` extra installs
 
 
 def register(subparsers: Any) -> None:
@@ -70,10 +71,22 @@ def _valid_to_arg(text: str) -> dt.date:
 
 def run(args: argparse.Namespace) -> int:
     import signal
+    import sys
     import threading
 
-    from licmon.simulator import DEFAULT_SERVER_NAMES, SimulatedLicense, SiteSpec
-    from licmon.simulator.server import start_simulator
+    try:
+        from licmon.simulator import DEFAULT_SERVER_NAMES, SimulatedLicense, SiteSpec
+        from licmon.simulator.server import start_simulator
+    except ModuleNotFoundError as exc:
+        # The simulator's certificate tooling is an extra; a bare install hints at it.
+        if (exc.name or "").partition(".")[0] not in _EXTRA_MODULES:
+            raise
+        print(
+            f"licmon qrs-simulator needs {exc.name}, from the 'simulator' extra: "
+            "pip install 'qlik-license-monitor[simulator]'",
+            file=sys.stderr,
+        )
+        return 2
 
     if args.site:
         ports = list(args.site)

@@ -1,4 +1,4 @@
-"""Qlik-style certificates for the QRS simulator, made with ``cryptography``.
+"""Qlik-style certificates for the QRS simulator, issued with trustme.
 
 A Qlik Sense site exports ``root.pem`` (its own self-signed CA), ``client.pem`` and
 ``client_key.pem`` (a client certificate issued by that root). The server certificate is
@@ -10,7 +10,9 @@ Besides the real set, tests need misfits: an unrelated CA with its own client ce
 issued by the right root.
 
 Files are reused when present and still valid so ``make demo`` restarts without minting
-new keys (and without invalidating copies a user already configured).
+new keys (and without invalidating copies a user already configured). trustme only issues
+certificates; reading the files back to decide whether they can be reused is done with
+``cryptography`` (which trustme is built on).
 """
 
 from __future__ import annotations
@@ -24,21 +26,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import trustme
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DEFAULT_SERVER_NAMES: tuple[str, ...] = ("qlikserver1.domain.local",)
 # What a loopback demo or test needs for host-name checking to pass.
 LOOPBACK_SERVER_NAMES: tuple[str, ...] = ("localhost", "127.0.0.1")
 
 CLIENT_COMMON_NAME = "QlikClient"
-_KEY_BITS = 2048  # what Qlik itself issues
-_VALIDITY = dt.timedelta(days=3650)
-# A certificate closer than this to its end is replaced, so a long-lived demo never expires.
-_RENEW_MARGIN = dt.timedelta(days=30)
+# Qlik issues RSA 2048 keys; trustme writes them unencrypted as PKCS#1 ("BEGIN RSA PRIVATE
+# KEY"), the shape of Qlik's client_key.pem. trustme's default would be ECDSA.
+_KEY_TYPE = trustme.KeyType.RSA
+_ORGANIZATION = "Qlik Sense Simulator"
 
 
 @dataclass(frozen=True)
@@ -95,14 +97,11 @@ def ensure_qlik_certs(
         server_names=names,
     )
     with _folder_lock(folder):
-        root_ok = _valid_root(certs.root_ca, certs.root_key)
-        if not root_ok:
-            _write_root(certs.root_ca, certs.root_key, "Qlik Sense Simulator CA")
-        root_cert, root_key = _load_pair(certs.root_ca, certs.root_key)
-        if not (root_ok and _valid_leaf(certs.client, root_cert)):
-            _write_leaf(certs.client, root_cert, root_key, CLIENT_COMMON_NAME, client=True)
-        if not (root_ok and _valid_leaf(certs.server, root_cert, names)):
-            _write_leaf(certs.server, root_cert, root_key, names[0], client=False, names=names)
+        ca, root = _ensure_ca(certs.root_ca, certs.root_key, "Qlik Sense Simulator CA")
+        if not _valid_leaf(certs.client, root):
+            _write_leaf(certs.client, _issue(ca))
+        if not _valid_leaf(certs.server, root, names):
+            _write_leaf(certs.server, _issue(ca, *names))
     return certs
 
 
@@ -115,138 +114,78 @@ def ensure_misfit_certs(certs: QlikCerts) -> MisfitCerts:
         rogue_client=CertPair(folder / "rogue_client.pem", folder / "rogue_client_key.pem"),
         expired_client=CertPair(folder / "expired_client.pem", folder / "expired_client_key.pem"),
     )
-    rogue_root_key = folder / "rogue_root_key.pem"
-    with _folder_lock(folder):
-        rogue_ok = _valid_root(misfits.rogue_root_ca, rogue_root_key)
-        if not rogue_ok:
-            _write_root(misfits.rogue_root_ca, rogue_root_key, "Rogue Simulator CA")
-        rogue_cert, rogue_key = _load_pair(misfits.rogue_root_ca, rogue_root_key)
-        if not (rogue_ok and _valid_leaf(misfits.rogue_client, rogue_cert)):
-            _write_leaf(
-                misfits.rogue_client, rogue_cert, rogue_key, CLIENT_COMMON_NAME, client=True
-            )
+    # The root's folder lock too, so a concurrent ensure_qlik_certs cannot replace the root
+    # between our reading and signing with it; always root's folder first, so no deadlock.
+    with _folder_lock(certs.directory), _folder_lock(folder):
+        rogue, rogue_root = _ensure_ca(
+            misfits.rogue_root_ca, folder / "rogue_root_key.pem", "Rogue Simulator CA"
+        )
+        if not _valid_leaf(misfits.rogue_client, rogue_root):
+            _write_leaf(misfits.rogue_client, _issue(rogue))
 
-        root_cert, root_key = _load_pair(certs.root_ca, certs.root_key)
-        if not _issued_by(misfits.expired_client, root_cert):
+        qlik = _load_ca(certs.root_ca, certs.root_key)
+        if qlik is None:
+            raise ValueError(f"{certs.root_ca}: no usable root CA; call ensure_qlik_certs first")
+        qlik_ca, qlik_root = qlik
+        if not _issued_by(misfits.expired_client, qlik_root):
             now = _now()
-            _write_leaf(
-                misfits.expired_client,
-                root_cert,
-                root_key,
-                CLIENT_COMMON_NAME,
-                client=True,
+            leaf = _issue(
+                qlik_ca,
                 not_before=now - dt.timedelta(days=30),
                 not_after=now - dt.timedelta(days=1),
             )
+            _write_leaf(misfits.expired_client, leaf)
     return misfits
 
 
-# --- generation ---------------------------------------------------------------------------
+# --- issuing (trustme) ----------------------------------------------------------------------
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _new_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=_KEY_BITS)
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _write_root(cert_path: Path, key_path: Path, common_name: str) -> None:
-    key = _new_key()
-    now = _now()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(_name(common_name))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + _VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(_key_usage(ca=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-    )
-    _write_pem(cert_path, key_path, builder.sign(key, hashes.SHA256()), key)
-
-
-def _write_leaf(
-    pair: CertPair,
-    issuer_cert: x509.Certificate,
-    issuer_key: rsa.RSAPrivateKey,
-    common_name: str,
-    *,
-    client: bool,
-    names: Sequence[str] = (),
+def _issue(
+    ca: trustme.CA,
+    *server_names: str,
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
-) -> None:
-    key = _new_key()
-    now = _now()
-    usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(issuer_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before or now - dt.timedelta(minutes=5))
-        .not_valid_after(not_after or now + _VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(ca=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-            critical=False,
-        )
-    )
-    if names:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([_general_name(n) for n in names]), critical=False
-        )
-    _write_pem(pair.cert, pair.key, builder.sign(issuer_key, hashes.SHA256()), key)
+) -> trustme.LeafCert:
+    """A server certificate for `server_names`, or without names Qlik's client certificate.
 
-
-def _key_usage(*, ca: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=not ca,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=ca,
-        crl_sign=ca,
-        encipher_only=False,
-        decipher_only=False,
+    Our organisation and a fixed unit replace trustme's "trustme v..." and random unit.
+    trustme marks every leaf for clientAuth and serverAuth alike; no test relies on a
+    certificate being refused for its key usage.
+    """
+    return ca.issue_cert(
+        *server_names,
+        common_name=server_names[0] if server_names else CLIENT_COMMON_NAME,
+        organization_name=_ORGANIZATION,
+        organization_unit_name="Qlik Sense Simulator",
+        not_before=not_before,
+        not_after=not_after,
+        key_type=_KEY_TYPE,
     )
 
 
-def _general_name(name: str) -> x509.GeneralName:
-    try:
-        return x509.IPAddress(ipaddress.ip_address(name))
-    except ValueError:
-        return x509.DNSName(name)
-
-
-def _write_pem(
-    cert_path: Path, key_path: Path, cert: x509.Certificate, key: rsa.RSAPrivateKey
-) -> None:
-    # PKCS#1 ("BEGIN RSA PRIVATE KEY"), unencrypted: the shape of Qlik's client_key.pem.
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
+def _ensure_ca(cert_path: Path, key_path: Path, unit: str) -> tuple[trustme.CA, x509.Certificate]:
+    """The CA in these files, or a new one written there (its old leaves then fail checks)."""
+    loaded = _load_ca(cert_path, key_path)
+    if loaded is not None:
+        return loaded
+    ca = trustme.CA(
+        key_type=_KEY_TYPE, organization_name=_ORGANIZATION, organization_unit_name=unit
     )
-    _atomic_write(key_path, key_pem, mode=0o600)
-    _atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    _atomic_write(key_path, ca.private_key_pem.bytes(), mode=0o600)
+    _atomic_write(cert_path, ca.cert_pem.bytes(), mode=0o644)
+    return ca, x509.load_pem_x509_certificate(ca.cert_pem.bytes())
+
+
+def _write_leaf(pair: CertPair, leaf: trustme.LeafCert) -> None:
+    _atomic_write(pair.key, leaf.private_key_pem.bytes(), mode=0o600)
+    # The leaf alone: our CAs are roots, so trustme's chain has no intermediate to append.
+    _atomic_write(pair.cert, leaf.cert_chain_pems[0].bytes(), mode=0o644)
 
 
 def _atomic_write(path: Path, data: bytes, *, mode: int) -> None:
-    # A reader (another test process, a running demo) never sees a half-written file.
+    # A reader (another test process, a running demo) never sees a half-written file, which
+    # trustme's Blob.write_to_path does not promise.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         if hasattr(os, "fchmod"):  # absent on Windows
@@ -260,7 +199,20 @@ def _atomic_write(path: Path, data: bytes, *, mode: int) -> None:
         raise
 
 
-# --- reuse checks -------------------------------------------------------------------------
+# --- reuse checks (cryptography: trustme cannot read certificates back) --------------------
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _load_ca(cert_path: Path, key_path: Path) -> tuple[trustme.CA, x509.Certificate] | None:
+    """The CA stored in these files when it is a usable self-signed root, else None."""
+    cert = _usable_pair(cert_path, key_path)
+    if cert is None or not _signed_by(cert, cert):
+        return None
+    ca = trustme.CA.from_pem(cert_path.read_bytes(), key_path.read_bytes())
+    return ca, cert
 
 
 def _load_pair(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
@@ -276,27 +228,14 @@ def _load_pair(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, rsa.R
 
 
 def _usable_pair(cert_path: Path, key_path: Path) -> x509.Certificate | None:
-    """The certificate when the pair parses, matches and is not close to its end."""
+    """The certificate when the pair parses, matches and has not ended."""
     try:
         cert, key = _load_pair(cert_path, key_path)
     except (OSError, ValueError):
         return None
-    if cert.public_key() != key.public_key():
-        return None
-    if cert.not_valid_after_utc - _RENEW_MARGIN < _now():
+    if cert.public_key() != key.public_key() or cert.not_valid_after_utc < _now():
         return None
     return cert
-
-
-def _valid_root(cert_path: Path, key_path: Path) -> bool:
-    cert = _usable_pair(cert_path, key_path)
-    if cert is None:
-        return False
-    try:
-        cert.verify_directly_issued_by(cert)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
 
 
 def _valid_leaf(pair: CertPair, root: x509.Certificate, names: Sequence[str] = ()) -> bool:
@@ -310,6 +249,14 @@ def _valid_leaf(pair: CertPair, root: x509.Certificate, names: Sequence[str] = (
     except x509.ExtensionNotFound:
         return False
     return list(san) == [_general_name(n) for n in names]
+
+
+def _general_name(name: str) -> x509.GeneralName:
+    # As trustme encodes an identity (for ASCII host names; an IDN is just reissued).
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
 
 
 def _issued_by(pair: CertPair, root: x509.Certificate) -> bool:
