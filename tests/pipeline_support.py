@@ -6,6 +6,7 @@ the deployment through the broker, as Flower or another service would.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import os
 import re
@@ -235,15 +236,30 @@ def fetch(site: str, check_id: str, tick: str) -> Any:
     )
 
 
-def deliveries_done(result: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
+_SUCCEEDED = re.compile(r"Task deliver\.\w+\[([^\]]+)\] succeeded in [\d.e-]+s: (.*)$", re.M)
+
+
+def deliveries_done(
+    deployment: Deployment, result: dict[str, Any], timeout: float = 30
+) -> dict[str, Any]:
     """Wait for every delivery task a `license.fetch` result fanned out; their return values
-    by target (a webhook's says whether it sent or was held by its rateLimit). A finished
-    delivery has been acknowledged by its destination, so what it sent is there to count."""
-    backend = client()
-    return {
-        delivery["target"]: backend.AsyncResult(delivery["taskId"]).get(timeout=timeout)
-        for delivery in result["deliveries"]
-    }
+    by target (a webhook's says whether it sent or was held by its rateLimit), read from the
+    worker's log: deliveries store no result. A finished delivery has been acknowledged by
+    its destination, so what it sent is there to count."""
+
+    def done() -> dict[str, Any]:
+        returned = {
+            task_id: ast.literal_eval(value)
+            for task_id, value in _SUCCEEDED.findall(deployment.logs())
+        }
+        found = {
+            delivery["target"]: returned[delivery["taskId"]]
+            for delivery in result["deliveries"]
+            if delivery["taskId"] in returned
+        }
+        return found if len(found) == len(result["deliveries"]) else {}
+
+    return wait_for(done, timeout, "every delivery of the check to finish")
 
 
 _TASK_EVENT = re.compile(r"Task (\S+)\[([^\]]+)\] (received|succeeded|failed|raised)")

@@ -421,3 +421,14 @@ def test_frequency_later_js_parses_but_cannot_run_is_refused(tmp_path: Path, cer
 def test_butler_frequencies_are_accepted(tmp_path: Path, certs: Path, text: str) -> None:
     (site,) = load_config(dump(tmp_path, butler_doc(certs, frequency=text)), env={}).sites
     assert site.frequency == text
+
+
+def test_task_events_are_on_by_default_and_can_be_turned_off(tmp_path: Path, certs: Path) -> None:
+    from worker.settings import celery_settings
+
+    document = butler_doc(certs)
+    on = celery_settings(load_config(dump(tmp_path, document), env={}))
+    assert (on["worker_send_task_events"], on["task_send_sent_event"]) == (True, True)
+    document["licmon"] = {"broker": {"taskEvents": False}}
+    off = celery_settings(load_config(dump(tmp_path, document), env={}))
+    assert (off["worker_send_task_events"], off["task_send_sent_event"]) == (False, False)
