@@ -28,6 +28,7 @@ from licmon.config.fields import (
     Text,
 )
 from licmon.config.sections import NameValue, Section, StaticList
+from licmon.qrs.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_PORT, DEFAULT_READ_TIMEOUT
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_RESULT_BACKEND = "redis://127.0.0.1:6379/1"
@@ -37,7 +38,7 @@ DEFAULT_RESULT_BACKEND = "redis://127.0.0.1:6379/1"
 
 class ConfigQRS(Section):
     host: Text | None = None
-    port: Port = 4242
+    port: Port = DEFAULT_PORT
     useSSL: Switch = True
     rejectUnauthorized: Switch = True
     headers: StaticList = StaticList()
@@ -61,7 +62,7 @@ class SiteCertificates(Section):
 class SiteEntry(Section):
     name: SiteName
     host: Text
-    port: Port = 4242
+    port: Port = DEFAULT_PORT
     useSSL: Switch = True
     enable: Switch = True
     cert: SiteCertificates
@@ -121,7 +122,10 @@ def document_model() -> type[Section]:
         Section,
         {kind.monitor_key: kind.monitor_section(features) for kind in CHECK_KINDS},
     )
-    timeouts: dict[str, Any] = {"qrsConnect": (Seconds, 5.0), "qrsRead": (Seconds, 30.0)}
+    timeouts: dict[str, Any] = {
+        "qrsConnect": (Seconds, DEFAULT_CONNECT_TIMEOUT),
+        "qrsRead": (Seconds, DEFAULT_READ_TIMEOUT),
+    }
     timeouts |= {s.timeout[0]: (Seconds, s.timeout[1]) for s in schemas if s.timeout}
     timeout_section = create_model("Timeouts", __base__=Section, **timeouts)
     # In Butler's order, so that problems are listed as they appear in its files.

@@ -1,6 +1,14 @@
-"""Client of the Qlik Sense Repository Service (QRS) license API."""
+"""Client of the Qlik Sense Repository Service (QRS) license API.
 
-from licmon.qrs.client import DEFAULT_USER_HEADER, QrsClient, QrsEndpoint, new_xrfkey
+The names below load on first use, so that `licmon.qrs.defaults` (read by the config
+schema) does not bring requests into every process that reads a config.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from licmon.qrs.errors import (
     QrsAuthError,
     QrsBadResponseError,
@@ -17,6 +25,15 @@ from licmon.qrs.errors import (
     QrsTlsError,
     QrsUntrustedServerError,
 )
+
+_FROM_CLIENT = ("DEFAULT_USER_HEADER", "QrsClient", "QrsEndpoint", "new_xrfkey")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_CLIENT:
+        return getattr(importlib.import_module("licmon.qrs.client"), name)
+    raise AttributeError(f"module 'licmon.qrs' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_USER_HEADER",

@@ -23,12 +23,17 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InsecureRequestWarning
 
+from licmon.qrs.defaults import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_PORT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_USER_HEADER,
+)
 from licmon.qrs.errors import QrsBadResponseError, QrsClientConfigError
 from licmon.qrs.failures import error_for_exception, error_for_status, is_hang_up
 
 log = logging.getLogger(__name__)
 
-DEFAULT_USER_HEADER = "UserDirectory=INTERNAL; UserId=sa_repository"
 _XRFKEY_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -38,7 +43,7 @@ class QrsEndpoint:
 
     site: str
     host: str
-    port: int = 4242
+    port: int = DEFAULT_PORT
     use_ssl: bool = True
     client_cert: Path
     client_key: Path
@@ -51,8 +56,8 @@ class QrsEndpoint:
     # Static headers from config may carry credentials: kept out of repr and logs.
     headers: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
     user_header: str = DEFAULT_USER_HEADER
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
