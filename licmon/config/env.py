@@ -24,22 +24,29 @@ class EnvOverlay:
             node = node.get(key) if isinstance(node, dict) else None
         return node
 
-    def set(self, value: Any, *path: str) -> None:
-        """Set the key at `path`, creating the sections above it."""
+    def set(self, value: Any, *path: str) -> bool:
+        """Set the key at `path`, creating the sections above it that are missing or empty.
+
+        A section the file gives as something else (`broker: "redis://..."`) is left as it
+        is, and False returned: validation reports its shape, instead of the variable
+        silently replacing it.
+        """
         node = self.raw
         for key in path[:-1]:
             child = node.get(key)
-            if not isinstance(child, dict):
+            if child is None:
                 child = node[key] = {}
+            elif not isinstance(child, dict):
+                return False
             node = child
         node[path[-1]] = value
+        return True
 
     def put(self, variable: str, *path: str) -> bool:
         """Set the key at `path` from `variable`; False when the variable is not set."""
         value = self.env.get(variable)
-        if not value:
+        if not value or not self.set(value, *path):
             return False
-        self.set(value, *path)
         self.variables[path] = variable
         return True
 

@@ -25,7 +25,8 @@ from pydantic import ValidationError
 
 from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
-from licmon.config.errors import ConfigError, Problem, Problems
+from licmon.config.errors import ConfigError, Problem, Problems, clean_key
+from licmon.config.keys import secret_paths
 from licmon.config.model import BrokerSettings, MonitorConfig, RetryPolicy
 from licmon.config.schema import document_model
 from licmon.config.sites import build_sites
@@ -64,9 +65,10 @@ def load_config_text(
     for destination in DESTINATIONS:
         destination.env_secrets(overlay)
 
-    problems = Problems()
+    model = document_model()
+    problems = Problems(secret_paths=secret_paths(model))
     try:
-        document = document_model().model_validate(raw)
+        document = model.model_validate(raw)
     except ValidationError as exc:
         for error in exc.errors():
             _report(problems, error, raw, overlay.variables)
@@ -115,24 +117,23 @@ def _parse_yaml(text: str, source: Path | None) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise ConfigError(source, [Problem("", f"YAML syntax error: {exc}")]) from None
     if not isinstance(raw, dict) or not ({"Butler", "licmon"} & raw.keys()):
-        found = type(raw).__name__ if not isinstance(raw, dict) else sorted(raw)
-        raise ConfigError(
-            source,
-            [
-                Problem(
-                    "",
-                    "expected a Butler config (root key 'Butler') or a licmon config "
-                    f"(root key 'licmon'), got {found}",
-                )
-            ],
+        problems = Problems()
+        problems.add(
+            "",
+            "expected a Butler config (root key 'Butler') or a licmon config (root key 'licmon')",
+            raw,
         )
+        problems.raise_if_any(source)
     return raw
 
 
 def _key_path(location: tuple[Any, ...]) -> str:
     path = ""
     for part in location:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{clean_key(part)}" if path else clean_key(part)
     return path
 
 
