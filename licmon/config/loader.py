@@ -18,16 +18,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-import yaml
 from pydantic import ValidationError
 
 from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
-from licmon.config.errors import ConfigError, Problem, Problems, clean_key
+from licmon.config.errors import ConfigError, Problem, Problems, cap, clean_key
 from licmon.config.keys import secret_paths
 from licmon.config.model import BrokerSettings, MonitorConfig, RetryPolicy
+from licmon.config.reading import ReadError, parse_yaml, read_config_text
 from licmon.config.schema import document_model
 from licmon.config.sites import build_sites
 from licmon.core.dates import DateOrder
@@ -44,11 +44,9 @@ def load_config(
             raise ConfigError(None, [Problem("", "no config file: use --config or LICMON_CONFIG")])
     source = Path(path)
     try:
-        text = source.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(source, [Problem("", f"cannot read the file: {exc.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise ConfigError(source, [Problem("", "the file is not UTF-8 text")]) from None
+        text = read_config_text(source)
+    except ReadError as exc:
+        _refuse(source, exc)
     return load_config_text(text, source=source, env=env)
 
 
@@ -67,13 +65,14 @@ def load_config_text(
 
     model = document_model()
     problems = Problems(secret_paths=secret_paths(model))
+    document: Any = None
     try:
         document = model.model_validate(raw)
     except ValidationError as exc:
         for error in exc.errors():
             _report(problems, error, raw, overlay.variables)
-        problems.raise_if_any(source)
-        raise  # unreachable: pydantic reports at least one error
+    problems.raise_if_any(source)
+    assert document is not None  # pydantic reports at least one error when it fails
 
     base_dir = source.parent if source is not None else Path.cwd()
     build = Build(document=document, base_dir=base_dir, problems=problems)
@@ -108,14 +107,9 @@ def load_config_text(
 
 def _parse_yaml(text: str, source: Path | None) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        reason = " ".join(part for part in (exc.context, exc.problem) if part)
-        raise ConfigError(source, [Problem(where, f"YAML syntax error: {reason}")]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, [Problem("", f"YAML syntax error: {exc}")]) from None
+        raw = parse_yaml(text)
+    except ReadError as exc:
+        _refuse(source, exc)
     if not isinstance(raw, dict) or not ({"Butler", "licmon"} & raw.keys()):
         problems = Problems()
         problems.add(
@@ -125,6 +119,14 @@ def _parse_yaml(text: str, source: Path | None) -> dict[str, Any]:
         )
         problems.raise_if_any(source)
     return raw
+
+
+def _refuse(source: Path | None, error: ReadError) -> NoReturn:
+    # Through the one sink: a YAML message may quote a tag or a value of the file.
+    problems = Problems()
+    problems.add(error.where, cap(str(error), 300))
+    problems.raise_if_any(source)
+    raise AssertionError("unreachable")
 
 
 def _key_path(location: tuple[Any, ...]) -> str:
