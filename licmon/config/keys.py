@@ -1,18 +1,19 @@
-"""What the schema says about keys: which are secret.
+"""What the schema says about keys: which are secret, and which keys of ours are unknown.
 
-It walks the pydantic section models the root is assembled from, so a destination's own
-sections are covered the moment they are declared.
+Both walk the pydantic section models the root is assembled from, so a destination's own
+`licmon` section (`licmon.mqtt`, `licmon.apprise`) is covered the moment it is declared.
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import typing
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from licmon.config.errors import SECRET_KEYS
+from licmon.config.errors import SECRET_KEYS, Problems, clean_key
 
 
 def models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -29,6 +30,12 @@ def _mentions_secret(annotation: Any) -> bool:
     if annotation is SecretStr:
         return True
     return any(_mentions_secret(argument) for argument in typing.get_args(annotation))
+
+
+def _is_list(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is list:
+        return True
+    return any(_is_list(argument) for argument in typing.get_args(annotation))
 
 
 @functools.cache
@@ -49,3 +56,43 @@ def secret_paths(model: type[BaseModel]) -> frozenset[str]:
 
     walk(model, "", (model,))
     return frozenset(found)
+
+
+def check_unknown_keys(raw: Any, model: type[BaseModel], root: str, problems: Problems) -> None:
+    """Report every key under `raw[root]` that the schema does not know, at any depth, with
+    the closest known key. Only for our own section: Butler's files carry many sections and
+    keys we do not read, and must load unchanged."""
+    if not isinstance(raw, dict) or root not in model.model_fields:
+        return
+    for section in models_in(model.model_fields[root].annotation)[:1]:
+        _walk(raw.get(root), section, root, problems)
+
+
+def _walk(value: Any, section: type[BaseModel], path: str, problems: Problems) -> None:
+    if not isinstance(value, dict):
+        return  # a wrong shape is the schema's problem to report
+    fields = section.model_fields
+    for key, child in value.items():
+        if not isinstance(key, str) or key not in fields:
+            problems.add(f"{path}.{clean_key(key)}", _unknown(str(key), sorted(fields)))
+            continue
+        annotation = fields[key].annotation
+        subsections = models_in(annotation)
+        if not subsections or child is None:
+            continue
+        if isinstance(child, list) and _is_list(annotation):
+            for index, item in enumerate(child):
+                _walk(item, subsections[0], f"{path}.{key}[{index}]", problems)
+        else:
+            _walk(child, subsections[0], f"{path}.{key}", problems)
+
+
+def _unknown(key: str, known: list[str]) -> str:
+    # Comparing costs the product of the lengths: a megabyte-long key gets no suggestion.
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6) if len(key) <= 100 else []
+    if not close:
+        # Case slips (`ThresholdDays`) are the commonest typo of all.
+        close = [name for name in known if name.lower() == key.lower()][:1]
+    if close:
+        return f"unknown key; did you mean {close[0]!r}?"
+    return "unknown key; known keys here: " + ", ".join(known)

@@ -116,6 +116,15 @@ def test_binary_and_non_utf8_files(tmp_path: Path) -> None:
     refused_by_both(path, "not UTF-8 text")
 
 
+def test_thousands_of_problems_are_counted_not_all_printed(tmp_path: Path) -> None:
+    keys = "\n".join(f"  unknown{i}: 1" for i in range(5000))
+    path = write(tmp_path, f"licmon:\n{keys}\n")
+    validate = licmon("config", "validate", "--config", str(path)).refused(
+        EXIT_CONFIG_VALIDATE, "5000 problems", "... and 4900 more"
+    )
+    assert validate.err.count("\n") < 110
+
+
 def test_libyaml_safe_loader_is_used() -> None:
     assert getattr(yaml, "__with_libyaml__", False), "PyYAML without libyaml on this machine"
     assert reading._Loader is yaml.CSafeLoader
