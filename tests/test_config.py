@@ -11,18 +11,25 @@ import yaml
 
 from licmon.cli.main import main
 from licmon.config import ConfigError, DateOrder, load_config
+from licmon.simulator import ensure_qlik_certs
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "config" / "butler-seed.yaml"
 PRODUCTION = Path(__file__).parent / "fixtures" / "butler-production.yaml"
 
 
+@pytest.fixture(scope="session")
+def qlik_certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Real PEM files: the loader reads them with `ssl` as the QRS client will.
+    return ensure_qlik_certs(tmp_path_factory.mktemp("qlik-certs")).directory
+
+
 @pytest.fixture
-def certs(tmp_path: Path) -> Path:
+def certs(tmp_path: Path, qlik_certs: Path) -> Path:
     folder = tmp_path / "certs"
     folder.mkdir()
     for name in ("client.pem", "client_key.pem", "root.pem"):
-        (folder / name).write_text("-----BEGIN CERTIFICATE-----\n")
+        shutil.copy(qlik_certs / name, folder / name)
     return folder
 
 
@@ -114,7 +121,7 @@ def test_threshold_message_names_path_value_and_expectation(tmp_path: Path, cert
     path = dump(tmp_path, butler_doc(certs, alert={"thresholdDays": "sixty"}))
     assert problems_of(path) == [
         "Butler.qlikSenseLicense.serverLicenseMonitor.alert.thresholdDays: "
-        "expected a whole number >= 0, got 'sixty'"
+        "expected a whole number >= 0 and <= 3650, got 'sixty'"
     ]
 
 
@@ -140,7 +147,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert problems_of(path) == [
         "Butler.qlikSenseLicense.serverLicenseMonitor.enable: expected true or false, got 'maybe'",
         "Butler.qlikSenseLicense.serverLicenseMonitor.alert.thresholdDays: "
-        "expected a whole number >= 0, got -1",
+        "expected a whole number >= 0 and <= 3650, got -1",
         "Butler.configQRS.port: expected a whole number >= 1 and <= 65535, got 99999",
         "Butler.influxDb.version: expected InfluxDB version 1, 2 or 3, got 4",
         "Butler.webhookNotification.qlikSenseServerLicenseExpiryAlert.webhooks[0].webhookURL: "
@@ -395,7 +402,7 @@ def test_cli_validate_ok_and_problems(
     assert main(["config", "validate", "--config", str(bad)]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "expected a whole number >= 0, got 'sixty'" in captured.err
+    assert "expected a whole number >= 0 and <= 3650, got 'sixty'" in captured.err
     assert "Traceback" not in captured.err
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import create_model
 
-from licmon.config.fields import LaterText, NonNegative, Switch
+from licmon.config.fields import LaterText, Switch, ThresholdDays
 from licmon.config.sections import Section
 from licmon.core import payloads
 from licmon.core.notices import InfluxPoint, Notice
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class Alert(Section):
-    thresholdDays: NonNegative = 60
+    thresholdDays: ThresholdDays = 60
 
 
 class Monitor(Section):

@@ -7,12 +7,14 @@ host, a certificate file that is missing) happen there, and report through the s
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from licmon.config.errors import Problems
+from licmon.config import pem
+from licmon.config.errors import UNSET, Problems
+from licmon.config.fields import check_host
 
 # Where the server license's monitor section is; destinations' feature switches sit under
 # its `destination` key (a second check kind brings a section of its own).
@@ -36,19 +38,49 @@ class Build:
         """`licmon.timeouts.<key>` in seconds."""
         return float(getattr(self.document.licmon.timeouts, key))
 
-    def problem(self, path: str, message: str) -> None:
-        self.problems.add(path, message)
+    def problem(self, path: str, message: str, value: Any = UNSET) -> None:
+        self.problems.add(path, message, value)
 
     def warn(self, message: str) -> None:
         self.problems.warn(message)
 
-    def file(self, path: str, value: Path | None, what: str) -> Path | None:
-        """`value` resolved against the config file's folder; a problem if it cannot be read."""
+    def host(self, path: str, value: str) -> bool:
+        """Whether `value` is a host name or IP address; a problem if not."""
+        problem = check_host(value.strip())
+        if problem:
+            self.problem(path, problem, value)
+        return problem is None
+
+    def file(
+        self,
+        path: str,
+        value: Path | None,
+        what: str,
+        check: Callable[[Path], str | None] = pem.file_problem,
+    ) -> Path | None:
+        """`value` resolved against the config file's folder; a problem naming the file and
+        what is wrong with it if `check` finds something (by default: it cannot be read)."""
         if value is None:
             return None
         resolved = value if value.is_absolute() else self.base_dir / value
-        if not resolved.is_file():
-            self.problem(path, f"{what} file {str(resolved)!r} does not exist")
-        elif not os.access(resolved, os.R_OK):
-            self.problem(path, f"{what} file {str(resolved)!r} is not readable")
+        problem = check(resolved)
+        if problem:
+            self.problem(path, f"{what} file {pem.shown(resolved)} {problem}")
         return resolved
+
+    def ca_file(self, path: str, value: Path | None, what: str = "CA") -> Path | None:
+        """A file of CA certificates to trust, loaded as the TLS client will load it."""
+        return self.file(path, value, what, pem.certificate_problem)
+
+    def certificate_pair(
+        self, cert_path: str, cert: Path | None, key_path: str, key: Path | None, what: str
+    ) -> tuple[Path | None, Path | None]:
+        """A certificate and its private key, each readable, and matching each other."""
+        before = len(self.problems.problems)
+        cert_file = self.file(cert_path, cert, f"{what} certificate", pem.certificate_problem)
+        key_file = self.file(key_path, key, f"{what} key", pem.key_problem)
+        if cert_file and key_file and len(self.problems.problems) == before:
+            problem = pem.pair_problem(cert_file, key_file)
+            if problem:
+                self.problem(key_path, f"{what} key file {pem.shown(key_file)} {problem}")
+        return cert_file, key_file

@@ -6,13 +6,17 @@ the thing wanted ("expected a whole number >= 0"), and the loader adds the value
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, SecretStr
 from pydantic_core import PydanticCustomError
+
+from licmon.config.errors import has_controls
 
 
 def _expected(what: str) -> PydanticCustomError:
@@ -28,7 +32,8 @@ def _whole_number(minimum: int | None = None, maximum: int | None = None) -> Bef
     what = "a whole number" + (" " + " and ".join(bounds) if bounds else "")
 
     def check(value: Any) -> int:
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        # At most 18 digits: int() of a longer text costs time, and no bound here is larger.
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,18}\s*", value):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise _expected(what)
@@ -54,12 +59,104 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+_NO_CONTROLS = (
+    "without control characters (a line break, tab or escape; often a newline pasted "
+    "at the end of a secret)"
+)
+
+
+def _clean_text(value: Any, what: str = "text") -> str:
+    """Text that goes on the wire (a header, a URL, a credential): no control characters.
+
+    A token with a trailing newline passes as text, then fails in the HTTP library with
+    an error that quotes the header, token included, into logs and dead letters.
+    """
+    text = _text(value)
+    if has_controls(text):
+        raise _expected(f"{what} {_NO_CONTROLS}")
+    return text
+
+
+def _secret_text(value: Any) -> str:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return _clean_text(value, "a secret")
+
+
 def _http_url(value: Any) -> str:
-    text = _text(value).strip()
+    # The value may hold a token: say what is wrong without echoing it back.
+    text = _clean_text(value, "an http:// or https:// URL").strip()
+    # urlsplit quietly drops tabs and newlines, which is why they are refused above.
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        # The value may hold a token: say what is wrong without echoing it back.
+    try:
+        hostname = parts.hostname
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        hostname = None
+    if parts.scheme not in ("http", "https") or not hostname or check_host(hostname):
         raise _expected("an http:// or https:// URL with a host name")
+    return text
+
+
+def _service_url(value: Any) -> str:
+    """Celery's broker or result backend: `scheme://...`, no control characters."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    text = _clean_text(value, "a URL such as redis://host:6379/0").strip()
+    if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", text):
+        raise _expected("a URL such as redis://host:6379/0")
+    return text
+
+
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+HOST_EXPECTED = (
+    "a host name or IP address, without scheme, port or path (labels of letters, digits "
+    "and '-', each at most 63 characters, at most 253 in all)"
+)
+
+
+def check_host(text: str) -> str | None:
+    """What is wrong with `text` as a host name or IP address, or None."""
+    candidate = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    try:
+        ipaddress.ip_address(candidate)
+        return None
+    except ValueError:
+        pass
+    name = text.removesuffix(".")
+    if not name or len(name) > 253 or not all(_LABEL.fullmatch(part) for part in name.split(".")):
+        return f"expected {HOST_EXPECTED}"
+    return None
+
+
+def _host(value: Any) -> str:
+    text = _text(value).strip()
+    if check_host(text):
+        raise _expected(HOST_EXPECTED)
+    # An IPv6 literal is kept bare: the QRS client adds the brackets to its URL.
+    return text[1:-1] if text.startswith("[") and text.endswith("]") else text
+
+
+# RFC 9110 token characters.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
+
+
+def _header_name(value: Any) -> str:
+    text = _text(value).strip()
+    if not _HEADER_NAME.fullmatch(text):
+        raise _expected("an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)")
+    return text
+
+
+def _header_value(value: Any) -> str:
+    text = _clean_text(value, "a header value")
+    try:
+        # http.client sends headers as Latin-1; anything else fails at the first request.
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        raise _expected("a header value of Latin-1 characters") from None
+    if len(text) > 8192:
+        raise _expected("a header value of at most 8192 characters")
     return text
 
 
@@ -80,7 +177,7 @@ def _influx_version(value: Any) -> int:
 
 def _file_path(value: Any) -> Path:
     text = _text(value).strip()
-    if not text:
+    if not text or has_controls(text) or len(text) > 4096:
         raise _expected("a file path")
     return Path(text).expanduser()
 
@@ -93,12 +190,26 @@ def _site_name(value: Any) -> str:
     return text
 
 
-WholeNumber = Annotated[int, _whole_number()]
-NonNegative = Annotated[int, _whole_number(minimum=0)]
+# Every number has an upper bound: a value Redis, a socket or a date cannot take must be
+# refused here, not fail at the first check.
+NonNegative = Annotated[int, _whole_number(minimum=0, maximum=1_000_000_000)]
 Port = Annotated[int, _whole_number(minimum=1, maximum=65535)]
 QoS = Annotated[int, _whole_number(minimum=0, maximum=2)]
+# Ten years: a license is renewed within that, and days are added to dates.
+ThresholdDays = Annotated[int, _whole_number(minimum=0, maximum=3650)]
+# Butler's webhook rateLimit, seconds; 30 days.
+RateLimit = Annotated[int, _whole_number(minimum=0, maximum=30 * 24 * 3600)]
+# Butler's v3Config.writeTimeout, milliseconds; the same bound as every timeout.
+Milliseconds = Annotated[int, _whole_number(minimum=0, maximum=120_000)]
 Switch = Annotated[bool, BeforeValidator(_switch)]
 Text = Annotated[str, BeforeValidator(_text)]
+# Text sent on the wire as it is: no control characters.
+CleanText = Annotated[str, BeforeValidator(_clean_text)]
+Secret = Annotated[SecretStr, BeforeValidator(_secret_text)]
+ServiceUrl = Annotated[SecretStr, BeforeValidator(_service_url)]
+Host = Annotated[str, BeforeValidator(_host)]
+HeaderName = Annotated[str, BeforeValidator(_header_name)]
+HeaderValue = Annotated[str, BeforeValidator(_header_value)]
 HttpUrl = Annotated[str, BeforeValidator(_http_url)]
 HttpMethod = Annotated[str, BeforeValidator(_http_method)]
 InfluxVersion = Annotated[int, BeforeValidator(_influx_version)]
@@ -106,24 +217,29 @@ FilePath = Annotated[Path, BeforeValidator(_file_path)]
 SiteName = Annotated[str, BeforeValidator(_site_name)]
 
 
-def _seconds(maximum: float | None = None) -> BeforeValidator:
-    what = "a number of seconds > 0" + (f" and <= {maximum:g}" if maximum is not None else "")
+def _seconds(maximum: float) -> BeforeValidator:
+    what = f"a number of seconds > 0 and <= {maximum:g}"
 
     def check(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise _expected(what)
+        if isinstance(value, str) and len(value) > 32:
+            raise _expected(what)
         try:
             seconds = float(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise _expected(what) from None
-        if seconds <= 0 or (maximum is not None and seconds > maximum):
+        # NaN compares false with everything, so it would pass both bounds below; .inf and
+        # 1e999 (YAML reads it as infinity) would pass a missing one.
+        if not math.isfinite(seconds) or seconds <= 0 or seconds > maximum:
             raise _expected(what)
         return seconds
 
     return BeforeValidator(check)
 
 
-Seconds = Annotated[float, _seconds()]
+# A network call's timeout: the hard time limit of a task (worker/settings.py) is 120 s.
+Seconds = Annotated[float, _seconds(maximum=120)]
 # Quick retries run inside a task and must end well within its soft time limit.
 QuickWindow = Annotated[float, _seconds(maximum=30)]
 # Celery countdowns must stay below the broker's visibility timeout (worker/settings.py).

@@ -17,17 +17,19 @@ from licmon.config.fields import (
     Attempts,
     Backoff,
     FilePath,
+    Host,
     LaterText,
-    NonNegative,
     Port,
     QuickWindow,
     RetryCount,
     Seconds,
+    ServiceUrl,
     SiteName,
     Switch,
     Text,
+    ThresholdDays,
 )
-from licmon.config.sections import NameValue, Section, StaticList
+from licmon.config.sections import Header, HeaderList, NameValue, Section
 from licmon.qrs.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_PORT, DEFAULT_READ_TIMEOUT
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
@@ -37,11 +39,13 @@ DEFAULT_RESULT_BACKEND = "redis://127.0.0.1:6379/1"
 
 
 class ConfigQRS(Section):
+    # Checked as a host name only when the license monitor uses it (licmon.config.sites):
+    # a Butler file may carry a template placeholder for a feature it does not use.
     host: Text | None = None
     port: Port = DEFAULT_PORT
     useSSL: Switch = True
     rejectUnauthorized: Switch = True
-    headers: StaticList = StaticList()
+    headers: HeaderList = HeaderList()
 
 
 class Certificates(Section):
@@ -61,23 +65,23 @@ class SiteCertificates(Section):
 
 class SiteEntry(Section):
     name: SiteName
-    host: Text
+    host: Host
     port: Port = DEFAULT_PORT
     useSSL: Switch = True
     enable: Switch = True
     cert: SiteCertificates
     verifyHostname: Switch = True
     rejectUnauthorized: Switch = True
-    headers: list[NameValue] = Field(default_factory=list)
+    headers: list[Header] = Field(default_factory=list)
     tags: list[NameValue] = Field(default_factory=list)
     # The server license's threshold and schedule for this site; Butler's when left out.
-    thresholdDays: NonNegative | None = None
+    thresholdDays: ThresholdDays | None = None
     frequency: LaterText | None = None
 
 
 class BrokerSection(Section):
-    url: SecretStr = SecretStr(DEFAULT_BROKER_URL)
-    resultBackend: SecretStr = SecretStr(DEFAULT_RESULT_BACKEND)
+    url: ServiceUrl = SecretStr(DEFAULT_BROKER_URL)
+    resultBackend: ServiceUrl = SecretStr(DEFAULT_RESULT_BACKEND)
     # Task events feed Flower; each delivery costs a few Redis commands more with them.
     taskEvents: Switch = True
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from licmon.config.fields import Switch, Text
+from licmon.config.fields import HeaderName, HeaderValue, Switch, Text
 
 
 class Section(BaseModel):
@@ -37,11 +37,22 @@ class StaticList(Section):
     static: list[NameValue] = []
 
 
+class Header(Section):
+    """A static HTTP header: checked as one, since it is sent as it is."""
+
+    name: HeaderName
+    value: HeaderValue
+
+
+class HeaderList(Section):
+    static: list[Header] = []
+
+
 class EnableSwitch(Section):
     enable: Switch = True
 
 
-def pairs(items: list[NameValue]) -> tuple[tuple[str, str], ...]:
+def pairs(items: list[NameValue] | list[Header]) -> tuple[tuple[str, str], ...]:
     return tuple((item.name, item.value) for item in items)
 
 

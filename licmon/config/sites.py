@@ -19,22 +19,25 @@ def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
         for index, entry in enumerate(ours.sites):
             if not entry.enable:
                 continue
-            where = f"licmon.sites[{index}].cert"
+            where = f"licmon.sites[{index}]"
             cert = entry.cert
+            client_cert, client_key = build.certificate_pair(
+                f"{where}.cert.clientCert",
+                cert.clientCert,
+                f"{where}.cert.clientCertKey",
+                cert.clientCertKey,
+                "client",
+            )
             sites.append(
                 Site(
                     name=entry.name,
                     host=entry.host,
                     port=entry.port,
-                    client_cert=build.file(
-                        f"{where}.clientCert", cert.clientCert, "client certificate"
-                    )
-                    or cert.clientCert,
-                    client_key=build.file(
-                        f"{where}.clientCertKey", cert.clientCertKey, "client key"
-                    )
-                    or cert.clientCertKey,
-                    root_ca=build.file(f"{where}.clientCertCA", cert.clientCertCA, "root CA"),
+                    client_cert=client_cert or cert.clientCert,
+                    client_key=client_key or cert.clientCertKey,
+                    root_ca=build.ca_file(
+                        f"{where}.cert.clientCertCA", cert.clientCertCA, "root CA"
+                    ),
                     use_ssl=entry.useSSL,
                     verify_hostname=entry.verifyHostname,
                     reject_unauthorized=entry.rejectUnauthorized,
@@ -58,20 +61,28 @@ def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
         return ()
     qrs, cert = butler.configQRS, butler.cert
     needed = "required when the license monitor is enabled"
-    if not qrs.host:
+    host = (qrs.host or "").strip()
+    if not host:
         build.problem("Butler.configQRS.host", needed)
+    elif not build.host("Butler.configQRS.host", host):
+        host = ""
     for key in ("clientCert", "clientCertKey"):
         if getattr(cert, key) is None:
             build.problem(f"Butler.cert.{key}", needed)
-    client_cert = build.file("Butler.cert.clientCert", cert.clientCert, "client certificate")
-    client_key = build.file("Butler.cert.clientCertKey", cert.clientCertKey, "client key")
-    root_ca = build.file("Butler.cert.clientCertCA", cert.clientCertCA, "root CA")
-    if not qrs.host or client_cert is None or client_key is None:
+    client_cert, client_key = build.certificate_pair(
+        "Butler.cert.clientCert",
+        cert.clientCert,
+        "Butler.cert.clientCertKey",
+        cert.clientCertKey,
+        "client",
+    )
+    root_ca = build.ca_file("Butler.cert.clientCertCA", cert.clientCertCA, "root CA")
+    if not host or client_cert is None or client_key is None:
         return ()
     return (
         Site(
-            name=qrs.host,
-            host=qrs.host,
+            name=host,
+            host=host,
             port=qrs.port,
             client_cert=client_cert,
             client_key=client_key,

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
-from licmon.config.fields import InfluxVersion, NonNegative, Port, Switch, Text
+from licmon.config.fields import CleanText, InfluxVersion, Milliseconds, Port, Secret, Switch, Text
 from licmon.config.sections import Section, StaticList, merge_tags
 from licmon.core.notices import Notice
 from licmon.destinations.base import Delivery, DestinationSchema
@@ -24,8 +24,8 @@ from licmon.senders.settings import InfluxSettings
 
 class InfluxAuth(Section):
     enable: Switch = False
-    username: Text = ""
-    password: SecretStr = SecretStr("")
+    username: CleanText = ""
+    password: Secret = SecretStr("")
 
 
 class RetentionPolicy(Section):
@@ -42,13 +42,13 @@ class InfluxV1(Section):
 class InfluxV2(Section):
     org: Text = ""
     bucket: Text = ""
-    token: SecretStr = SecretStr("")
+    token: Secret = SecretStr("")
 
 
 class InfluxV3(Section):
     database: Text = ""
-    token: SecretStr = SecretStr("")
-    writeTimeout: NonNegative | None = None  # milliseconds, as Butler
+    token: Secret = SecretStr("")
+    writeTimeout: Milliseconds | None = None  # milliseconds, as Butler
 
 
 class InfluxDb(Section):
@@ -115,6 +115,8 @@ class InfluxDbDestination:
         if not influx.hostIP:
             # Go on: the version's own settings may be missing too, and all is reported at once.
             build.problem("Butler.influxDb.hostIP", "required when InfluxDB is enabled")
+        else:
+            build.host("Butler.influxDb.hostIP", influx.hostIP)
         common: dict[str, Any] = {
             "version": influx.version,
             "url": f"http://{influx.hostIP}:{influx.hostPort}",

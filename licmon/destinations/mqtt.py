@@ -11,11 +11,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import SecretStr
-
 from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
-from licmon.config.fields import FilePath, Port, QoS, Switch, Text
+from licmon.config.fields import CleanText, FilePath, Port, QoS, Secret, Switch, Text
 from licmon.config.sections import EnableSwitch, Section
 from licmon.core.notices import Notice
 from licmon.destinations.base import Delivery, DestinationSchema
@@ -54,8 +52,8 @@ class MqttTlsSection(Section):
 class MqttExtras(Section):
     """`licmon.mqtt`."""
 
-    username: Text | None = None
-    password: SecretStr | None = None
+    username: CleanText | None = None
+    password: Secret | None = None
     tls: MqttTlsSection = MqttTlsSection()
     qos: QoS = 1
     retainStatus: Switch = False
@@ -90,13 +88,22 @@ class MqttDestination:
         if not broker.brokerHost:
             build.problem("Butler.mqttConfig.brokerHost", "required when MQTT is enabled")
             return None
+        if not build.host("Butler.mqttConfig.brokerHost", broker.brokerHost):
+            return None
         tls = None
         if extras.tls.enable:
             where = "licmon.mqtt.tls"
+            cert_file, key_file = build.certificate_pair(
+                f"{where}.certFile",
+                extras.tls.certFile,
+                f"{where}.keyFile",
+                extras.tls.keyFile,
+                "MQTT client",
+            )
             tls = MqttTls(
-                ca_file=build.file(f"{where}.caFile", extras.tls.caFile, "CA"),
-                cert_file=build.file(f"{where}.certFile", extras.tls.certFile, "certificate"),
-                key_file=build.file(f"{where}.keyFile", extras.tls.keyFile, "key"),
+                ca_file=build.ca_file(f"{where}.caFile", extras.tls.caFile, "CA"),
+                cert_file=cert_file,
+                key_file=key_file,
                 insecure=extras.tls.insecure,
             )
         subtopic = extras.siteSubtopic

@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr
 
 from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
-from licmon.config.fields import FilePath, HttpMethod, HttpUrl, NonNegative, Switch, Text
+from licmon.config.fields import FilePath, HttpMethod, HttpUrl, RateLimit, Switch, Text
 from licmon.config.sections import EnableSwitch, Section
 from licmon.core.notices import Notice
 from licmon.destinations.base import Delivery, DestinationSchema
@@ -46,7 +46,7 @@ class Webhook(Section):
 
 
 class WebhookGroup(Section):
-    rateLimit: NonNegative = 300
+    rateLimit: RateLimit = 300
     webhooks: list[Webhook] = Field(default_factory=list)
 
 
@@ -149,7 +149,7 @@ def _group(group: WebhookGroup, kind: str, key: str, build: Build) -> list[Webho
             continue
         ca_file = None
         if hook.cert.enable:
-            ca_file = build.file(f"{where}.cert.certCA", hook.cert.certCA, "CA")
+            ca_file = build.ca_file(f"{where}.cert.certCA", hook.cert.certCA, "CA")
         targets.append(
             WebhookTarget(
                 key=f"{kind}-{number}",

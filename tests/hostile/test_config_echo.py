@@ -122,3 +122,51 @@ def test_bare_strings_for_secret_sections_are_not_printed(tmp_path: Path, certs:
         "Butler.configQRS.port: expected a whole number >= 1 and <= 65535",
     ):
         assert path in report
+
+
+SECRET_VARIABLES = {
+    "LICMON_INFLUXDB_TOKEN": f"{SECRET}\n",
+    "LICMON_INFLUXDB_PASSWORD": f"{SECRET}\r",
+    "LICMON_MQTT_PASSWORD": f"{SECRET}\t",
+    "LICMON_BROKER_URL": f"redis://:{SECRET}@127.0.0.1:6379/0\n",
+    "LICMON_RESULT_BACKEND": f"redis://:{SECRET}@127.0.0.1:6379/1\x1b[2J",
+    "LICMON_STATUS_WEBHOOK_URL_1": f"https://hooks.example.com/x?token={SECRET}\n",
+}
+
+
+@pytest.mark.parametrize("variable", sorted(SECRET_VARIABLES))
+def test_a_secret_with_a_control_character_is_refused_by_its_variable(
+    tmp_path: Path, certs: Path, variable: str
+) -> None:
+    document = site_document(certs)
+    monitor = document["Butler"]["qlikSenseLicense"]["serverLicenseMonitor"]
+    monitor["destination"] = {"influxDb": {"enable": True}, "webhook": {"enable": True}}
+    document["Butler"] |= {
+        "influxDb": {"enable": True, "hostIP": "influx.example.com", "version": 2},
+        "webhookNotification": {
+            "enable": True,
+            "qlikSenseServerLicenseMonitor": {"webhooks": [{"description": "ops"}]},
+        },
+    }
+    document["Butler"]["influxDb"]["v2Config"] = {"org": "o", "bucket": "b", "token": "t"}
+    document["Butler"]["webhookNotification"]["qlikSenseServerLicenseMonitor"]["webhooks"][0][
+        "webhookURL"
+    ] = "https://hooks.example.com/plain"
+    value = SECRET_VARIABLES[variable]
+    report = run_both(dump(tmp_path, document), env={variable: value})
+    assert f"{variable}: expected " in report
+    assert "without control characters" in report
+
+
+def test_a_secret_in_the_file_with_control_characters_is_refused(
+    tmp_path: Path, certs: Path
+) -> None:
+    document = site_document(certs)
+    document["Butler"]["influxDb"] = {"v2Config": {"token": f"{SECRET}\x1b[2J"}}
+    document["licmon"]["mqtt"] = {"password": f"{SECRET}\n", "username": "ops\n"}
+    document["licmon"]["sites"][0]["headers"] = [{"name": "X-Api-Key", "value": f"{SECRET}\n"}]
+    report = run_both(dump(tmp_path, document))
+    assert "Butler.influxDb.v2Config.token: expected a secret without control" in report
+    assert "licmon.mqtt.password: expected a secret without control" in report
+    assert "licmon.mqtt.username: expected text without control" in report
+    assert "licmon.sites[0].headers[0].value: expected a header value without control" in report
