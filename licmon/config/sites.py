@@ -28,6 +28,7 @@ def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
                 cert.clientCertKey,
                 "client",
             )
+            _warn_insecure(build, where, entry.useSSL, entry.rejectUnauthorized)
             sites.append(
                 Site(
                     name=entry.name,
@@ -77,6 +78,7 @@ def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
         "client",
     )
     root_ca = build.ca_file("Butler.cert.clientCertCA", cert.clientCertCA, "root CA")
+    _warn_insecure(build, "Butler.configQRS", qrs.useSSL, qrs.rejectUnauthorized)
     if not host or client_cert is None or client_key is None:
         return ()
     return (
@@ -97,6 +99,19 @@ def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
             **timing,
         ),
     )
+
+
+def _warn_insecure(build: Build, where: str, use_ssl: bool, reject_unauthorized: bool) -> None:
+    if not use_ssl:
+        build.warn(
+            f"{where}.useSSL is false: the QRS is called over plain HTTP, so the X-Qlik-User "
+            "header (the user every call acts as) and any static header go in clear"
+        )
+    elif not reject_unauthorized:
+        build.warn(
+            f"{where}.rejectUnauthorized is false: the QRS server certificate is not "
+            "verified, so anyone on the path can pose as the server"
+        )
 
 
 __all__ = ["MONITOR_PATH", "build_sites"]

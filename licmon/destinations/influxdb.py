@@ -124,19 +124,26 @@ class InfluxDbDestination:
             "timeout": build.timeout("influxDb"),
         }
         if influx.version == 1:
-            return self._v1(influx, common)
-        section = f"v{influx.version}Config"
-        if influx.version == 2:
+            settings = self._v1(influx, common)
+        elif influx.version == 2:
             v2 = influx.v2Config
             token = _secret(v2.token)
-            _require(build, section, {"org": v2.org, "bucket": v2.bucket, "token": token})
-            return InfluxSettings(**common, org=v2.org, bucket=v2.bucket, token=token)
-        v3 = influx.v3Config
-        token = _secret(v3.token)
-        _require(build, section, {"database": v3.database, "token": token})
-        if v3.writeTimeout:
-            common["timeout"] = v3.writeTimeout / 1000
-        return InfluxSettings(**common, org="", bucket=v3.database, token=token)
+            _require(build, "v2Config", {"org": v2.org, "bucket": v2.bucket, "token": token})
+            settings = InfluxSettings(**common, org=v2.org, bucket=v2.bucket, token=token)
+        else:
+            v3 = influx.v3Config
+            token = _secret(v3.token)
+            _require(build, "v3Config", {"database": v3.database, "token": token})
+            if v3.writeTimeout:
+                common["timeout"] = v3.writeTimeout / 1000
+            settings = InfluxSettings(**common, org="", bucket=v3.database, token=token)
+        if settings.password or settings.token:
+            # Butler's InfluxDB settings have no TLS switch: the URL is always http://.
+            build.warn(
+                f"InfluxDB {settings.version}.x at {settings.url} is plain HTTP: its "
+                f"{'token' if settings.token else 'password'} goes in clear on every write"
+            )
+        return settings
 
     def _v1(self, influx: InfluxDb, common: dict[str, Any]) -> InfluxSettings:
         v1 = influx.v1Config

@@ -150,6 +150,11 @@ def _group(group: WebhookGroup, kind: str, key: str, build: Build) -> list[Webho
         ca_file = None
         if hook.cert.enable:
             ca_file = build.ca_file(f"{where}.cert.certCA", hook.cert.certCA, "CA")
+            if not hook.cert.rejectUnauthorized:
+                build.warn(
+                    f"{where}.cert.rejectUnauthorized is false: the webhook's server "
+                    "certificate is not verified, so anyone on the path can receive its calls"
+                )
         targets.append(
             WebhookTarget(
                 key=f"{kind}-{number}",
