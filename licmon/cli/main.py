@@ -2,6 +2,10 @@
 
 Sub-command modules keep their top-level imports light (no Celery, no requests) and import
 what they need inside ``run``, so that ``licmon schedule`` starts fast.
+
+No sub-command ever exits 1 by accident: Nagios reads 1 as WARNING. An exception nobody
+expected is reported in one line on stderr and ends with the command's "could not do it"
+code (`INTERNAL_ERROR_EXIT`); `-v` adds the traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 
 # Each module has `register(subparsers)`; its parser sets `handler=run`, `run(args) -> int`.
 SUBCOMMAND_MODULES = (
@@ -19,6 +24,11 @@ SUBCOMMAND_MODULES = (
     "licmon.cli.simulator",
     "licmon.cli.deadletters",
 )
+# The exit code of an unexpected exception, per command: `check` is a monitoring plugin
+# (3, UNKNOWN), `config validate` says "not valid" (2); every other command keeps its own
+# failure code. Never 1.
+INTERNAL_ERROR_EXIT = {"check": 3, "config": 2, "schedule": 2, "deadletters": 3}
+DEFAULT_INTERNAL_ERROR_EXIT = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,17 +43,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except Exception as exc:  # a broken install: still not exit 1
+        return _internal_error("", exc, DEFAULT_INTERNAL_ERROR_EXIT, verbose=True)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from licmon.logs import quiet_libraries
+
+    quiet_libraries()
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the last resort: whatever a command did not expect
+        code = INTERNAL_ERROR_EXIT.get(args.command, DEFAULT_INTERNAL_ERROR_EXIT)
+        return _internal_error(args.command, exc, code, verbose=args.verbose)
+
+
+def _internal_error(command: str, exc: BaseException, code: int, *, verbose: bool) -> int:
+    # The exception's text is not printed: it may quote a header, a URL or a file's
+    # content. Its type and where it was raised are enough to report it.
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {_short(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    name = f"licmon {command}".rstrip()
+    print(
+        f"{name}: internal error ({type(exc).__name__}{where}); exit {code}"
+        + ("" if verbose else "; run with -v for the traceback"),
+        file=sys.stderr,
+    )
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    return code
+
+
+def _short(filename: str) -> str:
+    marker = filename.rfind("/licmon/")
+    return filename[marker + 1 :] if marker >= 0 else filename.rsplit("/", 1)[-1]
 
 
 if __name__ == "__main__":

@@ -1,0 +1,80 @@
+"""No `licmon` command exits 1 by accident (Nagios reads 1 as WARNING): an exception nobody
+expected is one line on stderr and the command's own failure code, 3 for `check`, 2 for
+`config validate`; its text, which may quote a secret, is not printed.
+
+Before: a `.nan` timeout, a binary key, a 300-character host or a non-Latin-1 header made
+`licmon check` exit 1 with a traceback. Those are refused at load time now
+(test_config_values, test_certificates); this is the net under whatever is left, so the
+exception is raised on purpose inside the real command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from licmon.cli.main import INTERNAL_ERROR_EXIT, main
+from tests.hostile.support import dump, site_document
+
+SECRET = "tok3n-in-an-exception"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [RecursionError(SECRET), MemoryError(), UnicodeEncodeError("latin-1", SECRET, 0, 1, "x")],
+)
+def test_check_exits_3_with_one_line(
+    tmp_path: Path,
+    certs: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    error: Exception,
+) -> None:
+    import licmon.cli.check
+
+    def explode(config: object) -> list[object]:
+        raise error
+
+    monkeypatch.setattr(licmon.cli.check, "check_all", explode)
+    code = main(["check", "--config", str(dump(tmp_path, site_document(certs)))])
+    captured = capsys.readouterr()
+    assert code == 3
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith(f"licmon check: internal error ({type(error).__name__} at ")
+    assert SECRET not in captured.err + captured.out
+    assert "Traceback" not in captured.err
+
+
+def test_config_validate_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import licmon.config
+
+    def explode(path: object) -> None:
+        raise ValueError(SECRET)
+
+    monkeypatch.setattr(licmon.config, "load_config", explode)
+    assert main(["config", "validate", "--config", str(tmp_path / "x.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("licmon config: internal error (ValueError at ")
+    assert SECRET not in err
+
+
+def test_verbose_adds_the_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import licmon.config
+
+    def explode(path: object) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(licmon.config, "load_config", explode)
+    assert main(["-v", "config", "validate", "--config", str(tmp_path / "x.yaml")]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_no_command_falls_back_to_1() -> None:
+    assert 1 not in INTERNAL_ERROR_EXIT.values()
+    assert INTERNAL_ERROR_EXIT["check"] == 3 and INTERNAL_ERROR_EXIT["config"] == 2
