@@ -9,8 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_shutdown, worker_shutdown
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    worker_init,
+    worker_process_shutdown,
+    worker_shutdown,
+)
 
+from licmon.logs import quiet_libraries
 from licmon.resources import close_process_resources
 from worker import embedded_beat, runtime
 
@@ -29,6 +36,18 @@ def _settings() -> dict[str, Any]:
 
 app.add_defaults(_settings)
 embedded_beat.install(app)
+
+
+# `--loglevel=DEBUG` is for our code: libraries that print URLs, tokens and headers stay at
+# WARNING (licmon.logs). Set here for Flower, which configures its own logging, and again
+# each time Celery sets up a process's loggers (worker, beat, each prefork child).
+quiet_libraries()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def hold_library_loggers(**_: Any) -> None:
+    quiet_libraries()
 
 
 @worker_init.connect
