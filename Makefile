@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STRICT ?=
 PYTEST_ARGS ?=
 
-.PHONY: install services test lint demo bench footprint clean
+.PHONY: install services test lint demo bench footprint check-env clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ $(LEAN)/.installed: pyproject.toml
 footprint: $(LEAN)/.installed services
 	$(LEAN)/bin/python bench/footprint.py --pool prefork --concurrency 2
 	$(LEAN)/bin/python bench/footprint.py --pool threads --concurrency 8
+
+# Before `docker compose up`: refuses deploy/example.env's placeholders and short secrets
+# (compose's `preflight` service runs the same script inside the deployment).
+ENV_FILE ?= .env
+check-env:
+	deploy/check-env.sh $(ENV_FILE)
 
 clean:
 	rm -rf $(VENV) $(LEAN) .licmon .pytest_cache .ruff_cache

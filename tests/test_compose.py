@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SECRETS = {"INFLUXDB_TOKEN": "t0ken", "INFLUXDB_PASSWORD": "pa55word", "FLOWER_PASSWORD": "fl0wer"}
+SECRETS = {
+    "INFLUXDB_TOKEN": "t0ken",
+    "INFLUXDB_PASSWORD": "pa55word",
+    "FLOWER_PASSWORD": "fl0wer",
+    "REDIS_PASSWORD": "r3dis-pass",
+    "MQTT_PASSWORD": "mq77-pass",
+}
 
 
 def compose_binary() -> str:
@@ -43,14 +49,16 @@ def rendered(*profiles: str, env: dict[str, str] = SECRETS) -> dict[str, Any]:
 
 def test_services_and_profiles() -> None:
     assert sorted(rendered()["services"]) == [
-        "beat", "flower", "influxdb", "mosquitto", "redis", "worker",
+        "beat", "flower", "influxdb", "mosquitto", "preflight", "redis", "worker",
     ]  # fmt: skip
     assert "qrs-simulator" in rendered("demo")["services"]
 
 
 def test_every_service_has_a_health_check_and_runs_as_non_root() -> None:
     for name, service in rendered("demo")["services"].items():
-        assert service.get("healthcheck", {}).get("test"), name
+        # A one-shot job (preflight) ends; only long-running services have a health.
+        if service.get("restart") != "no":
+            assert service.get("healthcheck", {}).get("test"), name
         assert service.get("user") not in (None, "", "root", "0", "0:0"), name
 
 
@@ -82,3 +90,52 @@ def test_missing_secret_is_refused(missing: str) -> None:
         args, capture_output=True, text=True, env={"PATH": os.environ["PATH"], **env}, cwd=REPO
     )
     assert f"required variable {missing} is missing a value" in done.stderr
+
+
+def test_redis_and_mosquitto_need_a_password_and_publish_no_port() -> None:
+    services = rendered("demo")["services"]
+    redis, mosquitto = services["redis"], services["mosquitto"]
+    for service in (redis, mosquitto):
+        assert not service.get("ports")
+    # Redis: requirepass from .env through the start script's stdin; redis-cli (the
+    # health check) authenticates with the same variable.
+    assert redis["command"][:2] == ["sh", "/deploy/redis-start.sh"]
+    assert "noeviction" in redis["command"]
+    assert redis["environment"]["REDISCLI_AUTH"] == SECRETS["REDIS_PASSWORD"]
+    assert "grep -q PONG" in " ".join(redis["healthcheck"]["test"])
+    # Mosquitto: a password file written at start from .env; anonymous access off.
+    assert mosquitto["command"] == ["sh", "/deploy/mosquitto-start.sh"]
+    assert mosquitto["environment"]["MQTT_PASSWORD"] == SECRETS["MQTT_PASSWORD"]
+    conf = (REPO / "deploy" / "mosquitto.conf").read_text().splitlines()
+    assert "allow_anonymous false" in conf
+    assert "password_file /mosquitto/run/passwd" in conf
+    assert any(mount.startswith("/mosquitto/run") for mount in mosquitto["tmpfs"])
+
+
+def test_licmon_services_use_the_passwords() -> None:
+    services = rendered("demo")["services"]
+    password = SECRETS["REDIS_PASSWORD"]
+    for name in ("beat", "worker", "flower"):
+        env = services[name]["environment"]
+        assert env["LICMON_BROKER_URL"] == f"redis://:{password}@redis:6379/0", name
+        assert env["LICMON_RESULT_BACKEND"] == f"redis://:{password}@redis:6379/1", name
+        assert env["LICMON_MQTT_PASSWORD"] == SECRETS["MQTT_PASSWORD"], name
+
+
+def test_no_secret_is_on_a_command_line() -> None:
+    services = rendered("demo")["services"]
+    for name, service in services.items():
+        argv = " ".join([*(service.get("command") or []), *(service.get("entrypoint") or [])])
+        checks = " ".join((service.get("healthcheck") or {}).get("test") or [])
+        for secret in SECRETS.values():
+            assert secret not in argv and secret not in checks, (name, secret)
+
+
+def test_every_service_waits_for_the_preflight_check() -> None:
+    services = rendered("demo")["services"]
+    preflight = services.pop("preflight")
+    assert preflight["command"] == ["sh", "/deploy/check-env.sh"]
+    assert {key for key in SECRETS} <= set(preflight["environment"])
+    for name, service in services.items():
+        condition = service.get("depends_on", {}).get("preflight", {}).get("condition")
+        assert condition == "service_completed_successfully", name
