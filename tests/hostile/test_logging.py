@@ -71,7 +71,9 @@ def test_asked_by_name_libraries_log_again(
         env={"LICMON_LIBRARY_LOG_LEVEL": "DEBUG"},
     )
     assert run.bounded().code == 0, run.output
+    # What the policy holds back: the request line, query string included.
     assert "urllib3.connectionpool" in run.err
+    assert '"GET /qrs/license?xrfkey=' in run.err
 
 
 def test_the_level_is_warning_unless_named() -> None:
