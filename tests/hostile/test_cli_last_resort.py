@@ -78,3 +78,68 @@ def test_verbose_adds_the_traceback(
 def test_no_command_falls_back_to_1() -> None:
     assert 1 not in INTERNAL_ERROR_EXIT.values()
     assert INTERNAL_ERROR_EXIT["check"] == 3 and INTERNAL_ERROR_EXIT["config"] == 2
+
+
+def _raise(*args: object, **kwargs: object) -> None:
+    raise RuntimeError(SECRET)
+
+
+@pytest.mark.parametrize(
+    ("argv", "module", "attribute", "code"),
+    [
+        (["schedule", "every 24 hours"], "licmon.cli.schedule", "next_occurrences", 2),
+        (["deadletters"], "licmon.cli.deadletters", "load_or_report", 3),
+        (["qrs-simulator", "--sites", "1"], "licmon.simulator.server", "start_simulator", 2),
+    ],
+    ids=["schedule", "deadletters", "qrs-simulator"],
+)
+def test_every_command_has_its_failure_code(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    argv: list[str],
+    module: str,
+    attribute: str,
+    code: int,
+) -> None:
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module(module), attribute, _raise)
+    if argv[0] == "qrs-simulator":
+        import signal
+
+        argv = [*argv, "--cert-dir", str(tmp_path)]
+        # It installs SIGINT/SIGTERM handlers: not in the test process.
+        monkeypatch.setattr(signal, "signal", lambda *args: None)
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert "internal error (RuntimeError" in err and SECRET not in err
+
+
+def test_wrong_arguments_exit_2_and_interrupts_130(
+    tmp_path: Path, certs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["check", "--no-such-option"])
+    assert exited.value.code == 2
+    import licmon.cli.check
+
+    def interrupted(config: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(licmon.cli.check, "check_all", interrupted)
+    assert main(["check", "--config", str(dump(tmp_path, site_document(certs)))]) == 130
+
+
+def test_deadletters_exit_codes(tmp_path: Path, certs: Path) -> None:
+    from tests.hostile.support import licmon
+    from tests.services import free_port
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("licmon: {broker: {url: 7}}\n")
+    licmon("deadletters", "--config", str(bad)).refused(2, "configuration error")
+    good = str(dump(tmp_path, site_document(certs)))
+    unreachable = {"LICMON_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    licmon("deadletters", "--config", good, env=unreachable).refused(3, "cannot read Redis")
+    not_redis = {"LICMON_BROKER_URL": "sqla+sqlite:///x.sqlite"}
+    licmon("deadletters", "--config", good, env=not_redis).refused(3, "not Redis")
