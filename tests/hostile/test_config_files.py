@@ -58,10 +58,15 @@ def test_a_directory_is_refused(tmp_path: Path) -> None:
 
 
 def laughs(levels: int) -> str:
+    # The bomb goes where a value is validated and echoed: walking or printing it is what
+    # expands it (a few hundred bytes of YAML, 9**levels strings).
     lines = ["Butler:", "  unused:", "    l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     for level in range(1, levels + 1):
         refs = ", ".join([f"*l{level - 1}"] * 9)
         lines.append(f"    l{level}: &l{level} [{refs}]")
+    lines.append(
+        f"  qlikSenseLicense: {{serverLicenseMonitor: {{alert: {{thresholdDays: *l{levels}}}}}}}"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -86,7 +91,10 @@ def test_a_few_shared_blocks_still_load(tmp_path: Path) -> None:
 
 
 def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, "Butler:\n  loop: &a [*a]\n")
+    path = write(
+        tmp_path,
+        "Butler:\n  qlikSenseLicense: {serverLicenseMonitor: {alert: {thresholdDays: &a [*a]}}}\n",
+    )
     refused_by_both(path, "refers to its own anchor", case="recursive alias")
 
 
