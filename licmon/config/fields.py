@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BeforeValidator, SecretStr
 from pydantic_core import PydanticCustomError
 
-from licmon.config.errors import has_controls
+from licmon.config.errors import cap, has_controls
 
 
 def _expected(what: str) -> PydanticCustomError:
@@ -260,7 +260,7 @@ def _later_text(value: Any) -> str:
             "expected",
             "expected a later.js schedule such as 'every 24 hours'; "
             "parsing stops at position {position} ({reason}):\n{caret}",
-            {"position": exc.position, "reason": exc.reason, "caret": exc.caret_message()},
+            {"position": exc.position, "reason": cap(exc.reason, 200), "caret": _window(exc)},
         ) from None
     except LaterScheduleError as exc:
         raise PydanticCustomError(
@@ -269,6 +269,22 @@ def _later_text(value: Any) -> str:
             {"reason": str(exc)},
         ) from None
     return text
+
+
+def _window(error: Any) -> str:
+    """later.js's caret message, its text cut to 80 characters around the caret: the text
+    is echoed, and a config error echoes at most that much of any value."""
+    text, caret, reason = error.caret_message().rsplit("\n", 2)
+    text, reason = text.replace("\n", " "), cap(reason, 200)
+    column = len(caret) - 1
+    if len(text) <= 80:
+        return f"{text}\n{caret}\n{reason}"
+    start = max(0, min(column - 40, len(text) - 80))
+    shown = (
+        ("…" if start else "") + text[start : start + 80] + ("…" if start + 80 < len(text) else "")
+    )
+    pad = " " * (column - start + (1 if start else 0))
+    return f"{shown}\n{pad}^\n{reason}"
 
 
 LaterText = Annotated[str, BeforeValidator(_later_text)]
