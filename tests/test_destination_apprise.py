@@ -478,6 +478,11 @@ def test_mailto_to_a_silent_server_is_bounded_by_the_timeout() -> None:
 # --- through the pipeline --------------------------------------------------------------------
 
 
+# Names of their own: the session's InfluxDB and dead-letter list are shared with the other
+# pipeline tests, which count their sites' points and letters.
+SOON, FOREVER = "chat-soon", "chat-forever"
+
+
 @pytest.fixture(scope="module")
 def with_apprise(
     tmp_path_factory: pytest.TempPathFactory,
@@ -489,8 +494,8 @@ def with_apprise(
 ) -> Iterator[Deployment]:
     receiver = pipeline_receiver
     sites = [
-        SiteSpec("soon", license=SimulatedLicense(valid_to=[in_days(30)])),
-        SiteSpec("forever", license=SimulatedLicense.perpetual()),
+        SiteSpec(SOON, license=SimulatedLicense(valid_to=[in_days(30)])),
+        SiteSpec(FOREVER, license=SimulatedLicense.perpetual()),
     ]
     with run_simulator(sites, certs) as simulator:
         config = document(
@@ -543,7 +548,7 @@ def test_an_alert_reaches_apprise_once_per_check_and_the_url_stays_secret(
         "worker", "-Q", "license.fetch", "-c", "1", "-n", "fetcher@%h", ready="ready."
     )
     tick = "2026-11-28T00:00:00Z"
-    result = fetch("soon", "soon@" + tick, tick).get(timeout=30)
+    result = fetch(SOON, f"{SOON}@{tick}", tick).get(timeout=30)
     assert sorted(d["target"] for d in result["deliveries"] if d["destination"] == "apprise") == [
         "apprise-1",
         "apprise-2",
@@ -555,11 +560,11 @@ def test_an_alert_reaches_apprise_once_per_check_and_the_url_stays_secret(
 
     deployment.start_worker()
     # The same tick again (a second beat): delivered once. A later tick: once more.
-    assert fetch("soon", "soon@" + tick, tick).get(timeout=30) is None
+    assert fetch(SOON, f"{SOON}@{tick}", tick).get(timeout=30) is None
     later = "2026-11-29T00:00:00Z"
-    fetch("soon", "soon@" + later, later).get(timeout=30)
+    fetch(SOON, f"{SOON}@{later}", later).get(timeout=30)
     # A perpetual license raises no alert, and the default sendRecurring is off.
-    forever = fetch("forever", "forever@" + later, later).get(timeout=30)
+    forever = fetch(FOREVER, f"{FOREVER}@{later}", later).get(timeout=30)
     assert "apprise" not in {d["destination"] for d in forever["deliveries"]}
 
     path = f"/apprise/{SECRET}"
@@ -570,8 +575,8 @@ def test_an_alert_reaches_apprise_once_per_check_and_the_url_stays_secret(
     assert [call.json() for call in calls] == [
         {
             "version": "1.0",
-            "title": "Qlik Sense license alert: soon",
-            "message": f"soon: {alert_text}",
+            "title": f"Qlik Sense license alert: {SOON}",
+            "message": f"{SOON}: {alert_text}",
             "attachments": [],
             "type": "warning",
         }
@@ -582,10 +587,10 @@ def test_an_alert_reaches_apprise_once_per_check_and_the_url_stays_secret(
         return [entry for entry in entries if entry["destination"] == "apprise"]
 
     letters = wait_for(lambda: len(dead_letters()) >= 2 and dead_letters(), 60, "dead letters")
-    assert {(letter["target"], letter["site"]) for letter in letters} == {("apprise-2", "soon")}
+    assert {(letter["target"], letter["site"]) for letter in letters} == {("apprise-2", SOON)}
     assert all(letter["attempts"] == 2 for letter in letters)  # the first run and one retry
     assert "transient" in letters[0]["reason"]
-    assert "apprise/apprise-1 for soon" in deployment.logs()
+    assert f"apprise/apprise-1 for {SOON}" in deployment.logs()
     # Nowhere: not in the logs, the dead letters, nor anything left in either Redis database.
     assert SECRET not in deployment.logs()
     assert SECRET not in json.dumps(letters)
