@@ -102,17 +102,22 @@ class Estate:
         return list(self.simulator.sites)
 
 
-def _host_port(url: str, default: int) -> tuple[str, int]:
+def host_port(url: str, default: int) -> tuple[str, int]:
     parts = urlsplit(url)
     return parts.hostname or "127.0.0.1", parts.port or default
+
+
+def redis_db(url: str) -> int:
+    path = urlsplit(url).path.strip("/")
+    return int(path) if path.isdigit() else 0
 
 
 def require_services() -> None:
     """The Redis of LICMON_TEST_BROKER_URL / _RESULT_BACKEND and the Mosquitto of
     LICMON_TEST_MQTT_HOST / _PORT (defaults: the machine's, 6379 and 1883)."""
     wanted = {
-        f"Redis at {BROKER_URL}": _host_port(BROKER_URL, 6379),
-        f"Redis at {RESULT_BACKEND}": _host_port(RESULT_BACKEND, 6379),
+        f"Redis at {BROKER_URL}": host_port(BROKER_URL, 6379),
+        f"Redis at {RESULT_BACKEND}": host_port(RESULT_BACKEND, 6379),
         f"Mosquitto at {MQTT_HOST}:{MQTT_PORT}": (MQTT_HOST, MQTT_PORT),
     }
     missing = [name for name, (host, port) in wanted.items() if not port_open(host, port)]

@@ -404,15 +404,20 @@ class RedisCommands:
         self._sock.close()
 
     def window(
-        self, first_publish: str, deliveries: int, queues: tuple[str, ...] = QUEUES
+        self,
+        first_publish: str,
+        deliveries: int,
+        queues: tuple[str, ...] = QUEUES,
+        dbs: set[int] | None = None,
     ) -> dict[str, Any]:
         """Commands from the LPUSH carrying `first_publish` (a task id) to the acknowledgement
         of the last of the `deliveries` messages that task published, both included.
 
         Acknowledging a message on kombu's Redis transport removes its delivery tag from the
         `unacked` hash (HDEL); a published message carries its tag in its properties.
+        Only commands on `dbs` (all when None) are kept: a shared Redis has other users.
         """
-        commands = list(self.commands)
+        commands = [c for c in self.commands if dbs is None or c.db in dbs]
         start = next(
             (
                 i
@@ -543,6 +548,15 @@ def _process_stat(pid: int) -> tuple[int, int] | None:
     except OSError:
         return None
     return int(fields[11]) + int(fields[12]), int(fields[19])
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system) used so far by `root` and its live descendants."""
+    total = 0
+    for pid in _descendants(root):
+        found = _process_stat(pid)
+        total += found[0] if found else 0
+    return total / _TICKS
 
 
 def _uptime_ticks() -> int:
