@@ -21,31 +21,35 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def checker(config_path: str, state_url: str) -> Callable[[str, str], None]:
     """`check(site, check_id)`: fetch, judge, deliver to every target.
 
-    The ONE place the baseline uses licmon internals (licmon.checking, licmon.destinations,
-    Delivery, DESTINATIONS); adapt it here when those APIs change.
+    The ONE place the baseline uses licmon internals (a check kind, the destinations and
+    the process resources); adapt it here when those APIs change.
     """
     import datetime as dt
 
-    import redis
-
-    from licmon.checking import endpoint_for, judge
+    from licmon.checking import endpoint_for
+    from licmon.checks import SERVER_LICENSE
     from licmon.config import load_config
     from licmon.destinations import DESTINATIONS, Delivery
     from licmon.qrs.client import QrsClient
+    from licmon.resources import Resources
 
     config = load_config(Path(config_path), env={})
-    state = redis.Redis.from_url(state_url)
+    resources = Resources(state_url)
 
     def check(name: str, check_id: str) -> None:
         site = config.site(name)
         with QrsClient(endpoint_for(site)) as qrs:
-            answer = qrs.get_license()
+            answer = SERVER_LICENSE.fetch(qrs)
         now = dt.datetime.now(dt.UTC)
-        status = judge(site, answer, now, config.date_order)
-        delivery = Delivery(site=site, status=status, check_id=check_id, tick=now)
+        status = SERVER_LICENSE.evaluate(site, answer, now, config)
+        notices = SERVER_LICENSE.notices(status)
+        delivery = Delivery(site, SERVER_LICENSE, status, notices, check_id, now)
         for destination in DESTINATIONS:
-            for target in destination.targets(config, status):
-                destination.deliver(config, target, delivery, state)
+            settings = config.settings(destination.name)
+            if settings is None:
+                continue
+            for target in destination.targets(settings, notices):
+                destination.deliver(settings, target, delivery, resources)
 
     return check
 
