@@ -44,7 +44,7 @@ bench: install $(LEAN)/.installed services
 $(LEAN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(LEAN)
 	$(LEAN)/bin/python -m pip install -q --upgrade pip
-	$(LEAN)/bin/python -m pip install -q -e .
+	$(LEAN)/bin/python -m pip install -q -e '.[simulator]'
 	touch $@
 
 footprint: $(LEAN)/.installed services
