@@ -416,11 +416,13 @@ def latency_and_commands(
 # --- memory ----------------------------------------------------------------------------------
 
 
-def footprint(pool: str, concurrency: int, runs: int) -> dict[str, Any]:
+def footprint(pool: str, concurrency: int, runs: int, beat_thread: bool) -> dict[str, Any]:
     python = lean_python()
     script = str(BENCH / "footprint.py")
+    command = [python, script, "--pool", pool, "--concurrency", str(concurrency)]
+    command += ["--runs", str(runs), *(["--beat-thread"] if beat_thread else [])]
     done = subprocess.run(
-        [python, script, "--pool", pool, "--concurrency", str(concurrency), "--runs", str(runs)],
+        command,
         capture_output=True,
         text=True,
         check=False,
@@ -502,12 +504,21 @@ def table(report: dict[str, Any]) -> str:
             f" p50 {c['p50_ms']} ms, p95 {c['p95_ms']} ms"
             f"  (cores all/harness/other {_cores([t['cpu']['celery']])})"
         )
+        b = t["bare_celery"]
+        add(
+            f"  bare Celery ({b['pool']} -c {b['concurrency']}): {b['sites_per_second']} sites/s,"
+            f" p50 {b['p50_ms']} ms, p95 {b['p95_ms']} ms"
+            f"  (cores all/harness/other {_cores([t['cpu']['bare_celery']])})"
+        )
         add(
             f"  sequential loop: {s['sites_per_second']} sites/s,"
             f" p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms"
             f"  (cores all/harness/other {_cores([t['cpu']['sequential']])})"
         )
-        add(f"  ratio pipeline/sequential: {t['throughput_ratio']}")
+        add(
+            f"  ratio pipeline/sequential: {t['throughput_ratio']};"
+            f" bare Celery/sequential: {t['bare_ratio']}"
+        )
         fds = t["descriptors"]
         add(f"  file descriptors (select() limit {fds['select_limit_FD_SETSIZE']}):")
         for name, fd in fds["processes"].items():
@@ -573,10 +584,15 @@ def main() -> int:
                 report["throughput"] = {"error": f"{type(exc).__name__}: {exc}"}
     if "memory" not in skip:
         report["memory"] = {}
-        for pool, concurrency in (("threads", 8), ("prefork", 2)):
+        for pool, concurrency, beat_thread in (
+            ("threads", 8, False),
+            ("threads", 8, True),
+            ("prefork", 2, False),
+        ):
             meter = CpuMeter(services)
-            found = footprint(pool, concurrency, args.footprint_runs)
-            report["memory"][f"{pool} -c {concurrency}"] = found | {"cpu": meter.stop()}
+            found = footprint(pool, concurrency, args.footprint_runs, beat_thread)
+            name = f"{pool} -c {concurrency}" + (" --beat-thread" if beat_thread else "")
+            report["memory"][name] = found | {"cpu": meter.stop()}
     report["seconds"] = round(now() - started, 1)
     text = json.dumps(report, indent=2)
     print(text)

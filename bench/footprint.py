@@ -42,6 +42,9 @@ def main() -> int:
     parser.add_argument("--pool", default="prefork", choices=["prefork", "threads"])
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--beat-thread", action="store_true", help="one process: beat as a thread of the worker"
+    )
     args = parser.parse_args()
     try:
         import flower  # noqa: F401
@@ -62,10 +65,15 @@ def main() -> int:
         quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         pool = ["--pool", args.pool, "-c", str(args.concurrency)]
         started = time.monotonic()
+        embedded = ["--beat-thread"] if args.beat_thread else []
         worker = subprocess.Popen(
-            [celery, "-A", "worker", "worker", "-l", "WARNING", *pool], **quiet
+            [celery, "-A", "worker", "worker", "-l", "WARNING", *pool, *embedded], **quiet
         )
-        beat = subprocess.Popen([celery, "-A", "worker", "beat", "-l", "WARNING"], **quiet)
+        beat = (
+            None
+            if args.beat_thread
+            else subprocess.Popen([celery, "-A", "worker", "beat", "-l", "WARNING"], **quiet)
+        )
         try:
             while qrs.request_count == 0:
                 if time.monotonic() - started > 60:
@@ -76,7 +84,7 @@ def main() -> int:
             while len(world.receiver.received()) < 6:
                 time.sleep(0.01)
             time.sleep(1)
-            pids = process_tree(worker.pid) + process_tree(beat.pid)
+            pids = process_tree(worker.pid) + (process_tree(beat.pid) if beat else [])
             memory = {pid: memory_kb(pid) for pid in pids}
             latencies = []
             wait_drained()
@@ -89,14 +97,16 @@ def main() -> int:
                 latencies.append((max(a.at for a in arrived) - answered) * 1000)
         finally:
             for process in (beat, worker):
-                process.terminate()
-                process.wait(timeout=30)
+                if process is not None:
+                    process.terminate()
+                    process.wait(timeout=30)
 
     rss = sum(value[0] for value in memory.values()) / 1024
     pss = sum(value[1] for value in memory.values()) / 1024
     report = {
         "pool": args.pool,
         "concurrency": args.concurrency,
+        "beat_thread": args.beat_thread,
         "flower_installed": flower_installed,
         "start_to_first_qrs_request_s": round(first_request, 2),
         "processes": len(memory),

@@ -34,6 +34,7 @@ from common import (
     fetch,
     percentile,
     process_tree,
+    start_bare_worker,
     wait_drained,
 )
 from harness import CpuMeter, now
@@ -221,6 +222,14 @@ def throughput(
         fds = watch.stop()
         fds["bench_mqtt_subscriber_fd"] = world.mqtt.socket_fd()
         world.deployment.stop(worker)
+        # The same run through the bare Celery app: what Celery itself can do here.
+        bare_worker = start_bare_worker(world, pool, concurrency)
+        celery_run(world, world.site_names[:2], "bare-warmup", DELIVERIES_PER_SITE)
+        world.receiver.requests.clear()
+        meter = CpuMeter(services or set())
+        bare = celery_run(world, world.site_names, "bare", DELIVERIES_PER_SITE)
+        cpu_bare = meter.stop()
+        world.deployment.stop(bare_worker)
         world.receiver.requests.clear()
         meter = CpuMeter(services or set())
         baseline = sequential_run(world, world.site_names, "sequential", DELIVERIES_PER_SITE)
@@ -228,11 +237,13 @@ def throughput(
         calls = len(world.receiver.received())
     return {
         "celery": measured | {"pool": pool, "concurrency": concurrency},
+        "bare_celery": bare | {"pool": pool, "concurrency": concurrency},
         "sequential": baseline,
         "throughput_ratio": round(measured["sites_per_second"] / baseline["sites_per_second"], 2),
+        "bare_ratio": round(bare["sites_per_second"] / baseline["sites_per_second"], 2),
         "deliveries_per_site": DELIVERIES_PER_SITE,
         "sequential_webhook_calls_received": calls,
-        "cpu": {"celery": cpu_celery, "sequential": cpu_sequential},
+        "cpu": {"celery": cpu_celery, "bare_celery": cpu_bare, "sequential": cpu_sequential},
         "descriptors": fds,
     }
 
