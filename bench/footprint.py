@@ -24,18 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import answer_to_last_delivery, estate, fetch
-
-
-def process_tree(root_pid: int) -> list[int]:
-    pids, queue = [], [root_pid]
-    while queue:
-        pid = queue.pop()
-        pids.append(pid)
-        children = Path(f"/proc/{pid}/task/{pid}/children")
-        if children.exists():
-            queue += [int(child) for child in children.read_text().split()]
-    return pids
+from common import estate, fetch, process_tree, wait_drained
+from harness import now
 
 
 def memory_kb(pid: int) -> tuple[int, int]:
@@ -52,6 +42,9 @@ def main() -> int:
     parser.add_argument("--pool", default="prefork", choices=["prefork", "threads"])
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--beat-thread", action="store_true", help="one process: beat as a thread of the worker"
+    )
     args = parser.parse_args()
     try:
         import flower  # noqa: F401
@@ -72,10 +65,15 @@ def main() -> int:
         quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         pool = ["--pool", args.pool, "-c", str(args.concurrency)]
         started = time.monotonic()
+        embedded = ["--beat-thread"] if args.beat_thread else []
         worker = subprocess.Popen(
-            [celery, "-A", "worker", "worker", "-l", "WARNING", *pool], **quiet
+            [celery, "-A", "worker", "worker", "-l", "WARNING", *pool, *embedded], **quiet
         )
-        beat = subprocess.Popen([celery, "-A", "worker", "beat", "-l", "WARNING"], **quiet)
+        beat = (
+            None
+            if args.beat_thread
+            else subprocess.Popen([celery, "-A", "worker", "beat", "-l", "WARNING"], **quiet)
+        )
         try:
             while qrs.request_count == 0:
                 if time.monotonic() - started > 60:
@@ -86,23 +84,29 @@ def main() -> int:
             while len(world.receiver.received()) < 6:
                 time.sleep(0.01)
             time.sleep(1)
-            pids = process_tree(worker.pid) + process_tree(beat.pid)
+            pids = process_tree(worker.pid) + (process_tree(beat.pid) if beat else [])
             memory = {pid: memory_kb(pid) for pid in pids}
             latencies = []
+            wait_drained()
             for run in range(args.runs):
-                result = fetch(site, f"{site}@footprint-{run}").get(timeout=60)
-                assert len(result["deliveries"]) == 9, result["deliveries"]
-                latencies.append(answer_to_last_delivery(result)[0] * 1000)
+                since = now()
+                fetch(site, f"{site}@footprint-{run}")
+                arrived = world.arrivals.wait(site, 9, since, timeout=60)
+                wait_drained()
+                answered = world.answers.first(site, since)
+                latencies.append((max(a.at for a in arrived) - answered) * 1000)
         finally:
             for process in (beat, worker):
-                process.terminate()
-                process.wait(timeout=30)
+                if process is not None:
+                    process.terminate()
+                    process.wait(timeout=30)
 
     rss = sum(value[0] for value in memory.values()) / 1024
     pss = sum(value[1] for value in memory.values()) / 1024
     report = {
         "pool": args.pool,
         "concurrency": args.concurrency,
+        "beat_thread": args.beat_thread,
         "flower_installed": flower_installed,
         "start_to_first_qrs_request_s": round(first_request, 2),
         "processes": len(memory),
@@ -113,6 +117,7 @@ def main() -> int:
             "min": round(min(latencies), 1),
             "median": round(statistics.median(latencies), 1),
             "max": round(max(latencies), 1),
+            "timed": "from the outside: simulator answer to arrival (bench/harness.py)",
         },
         "deliveries_per_check": "6 webhooks + MQTT status + MQTT alert + InfluxDB point",
     }

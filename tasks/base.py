@@ -86,10 +86,17 @@ class LicmonTask(Task):
         """site, destination, target and check id, for logs and dead letters."""
         raise NotImplementedError
 
+    def _signature(self) -> inspect.Signature:
+        # Computed once per task: inspect.signature costs more than a Redis round trip.
+        signature = self.__dict__.get("_licmon_signature")
+        if signature is None:
+            signature = self.__dict__["_licmon_signature"] = inspect.signature(self.run)
+        return signature
+
     def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """Task arguments by name, whether beat, the fan-out or a person passed them by
         position."""
-        bound = inspect.signature(self.run).bind_partial(*args, **kwargs)
+        bound = self._signature().bind_partial(*args, **kwargs)
         bound.apply_defaults()
         return dict(bound.arguments)
 

@@ -3,7 +3,6 @@ on its own queue, registered from `licmon.destinations.DESTINATIONS`."""
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +15,6 @@ from tasks.base import LicmonTask, quickly
 from worker import runtime
 from worker.app import app
 from worker.settings import delivery_task
-
-log = logging.getLogger("licmon.tasks")
 
 
 class DeliveryTask(LicmonTask):
@@ -66,8 +63,8 @@ def deliver(
     )
     resources = runtime.resources()
     done = quickly(lambda: destination.deliver(settings, target, delivery, resources), config.retry)
-    log.info("%s/%s for %s (%s): %s", destination.name, target, site, check_id, done)
-    return done
+    # Celery logs what a task returns ("succeeded in ...: <this>"): no log line of our own.
+    return f"{done} (site {site}, check {check_id})"
 
 
 def _register(destination: Destination) -> Task:

@@ -33,6 +33,8 @@ from worker.beat import instant_text
 from worker.settings import FETCH_TASK, PUBLISH_RETRY
 
 log = logging.getLogger("licmon.tasks")
+# QRS clients a worker process keeps (each holds at most one idle TLS connection).
+QRS_CLIENTS_KEPT = 32
 
 
 class FetchTask(LicmonTask):
@@ -60,11 +62,14 @@ class FetchTask(LicmonTask):
 def read(kind: CheckKind, site: Site, config: MonitorConfig) -> Any:
     """Layers 1 and 2: the QRS answer, judged."""
 
+    # The site's client (and its TLS connection) is kept while the site is among the most
+    # recently checked of this process: reused by frequent checks, never piling up.
+    client = runtime.resources().recent(
+        ("qrs", site), lambda: QrsClient(endpoint_for(site)), keep=QRS_CLIENTS_KEPT
+    )
+
     def call() -> Any:
-        # A client per check: checks of a site are hours apart, far beyond any keep-alive,
-        # and 500 idle TLS connections would only hold descriptors.
-        with QrsClient(endpoint_for(site)) as client:
-            return kind.fetch(client)
+        return kind.fetch(client)
 
     answer = quickly(call, config.retry)
     return kind.evaluate(site, answer, datetime.now(UTC), config)

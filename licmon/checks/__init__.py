@@ -16,4 +16,4 @@ def check_kind(name: str) -> CheckKind:
     raise KeyError(f"unknown check kind {name!r}")
 
 
-__all__ = ["CHECK_KINDS", "DEFAULT_KIND", "CheckKind", "Status", "check_kind"]
+__all__ = ["CHECK_KINDS", "DEFAULT_KIND", "SERVER_LICENSE", "CheckKind", "Status", "check_kind"]

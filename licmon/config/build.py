@@ -34,6 +34,20 @@ class Build:
         monitor = self.document.Butler.qlikSenseLicense.serverLicenseMonitor
         return f"{MONITOR_PATH}.destination.{key}", getattr(monitor.destination, key)
 
+    def switched_on(self, key: str, connection: str, connection_on: bool, lost: str) -> Any | None:
+        """The feature switch `key` when it and its `connection` section are both on.
+
+        On with its connection off is valid but probably not what was meant: a warning
+        saying what is `lost` (Butler has a switch in each place).
+        """
+        path, feature = self.feature(key)
+        if not feature.enable:
+            return None
+        if not connection_on:
+            self.warn(f"{path}.enable is true but {connection}.enable is false: {lost}")
+            return None
+        return feature
+
     def timeout(self, key: str) -> float:
         """`licmon.timeouts.<key>` in seconds."""
         return float(getattr(self.document.licmon.timeouts, key))

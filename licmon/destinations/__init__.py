@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from licmon.destinations.apprise import AppriseDestination
 from licmon.destinations.base import Delivery, Destination, DestinationSchema
 from licmon.destinations.influxdb import InfluxDbDestination
 from licmon.destinations.mqtt import MqttDestination
@@ -11,6 +12,7 @@ DESTINATIONS: tuple[Destination, ...] = (
     InfluxDbDestination(),
     MqttDestination(),
     WebhookDestination(),
+    AppriseDestination(),
 )
 
 

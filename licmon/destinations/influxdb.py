@@ -102,15 +102,11 @@ class InfluxDbDestination:
         overlay.put("LICMON_INFLUXDB_TOKEN", "Butler", "influxDb", "v3Config", "token")
 
     def settings(self, document: Any, build: Build) -> InfluxSettings | None:
-        feature_path, feature = build.feature("influxDb")
         influx = document.Butler.influxDb
-        if not feature.enable:
-            return None
-        if not influx.enable:
-            build.warn(
-                f"{feature_path}.enable is true but Butler.influxDb.enable is false: "
-                "nothing is written to InfluxDB"
-            )
+        feature = build.switched_on(
+            "influxDb", "Butler.influxDb", influx.enable, "nothing is written to InfluxDB"
+        )
+        if feature is None:
             return None
         if not influx.hostIP:
             # Go on: the version's own settings may be missing too, and all is reported at once.

@@ -75,15 +75,11 @@ class MqttDestination:
         overlay.put("LICMON_MQTT_PASSWORD", "licmon", "mqtt", "password")
 
     def settings(self, document: Any, build: Build) -> MqttSettings | None:
-        feature_path, feature = build.feature("mqtt")
         broker, extras = document.Butler.mqttConfig, document.licmon.mqtt
-        if not feature.enable:
-            return None
-        if not broker.enable:
-            build.warn(
-                f"{feature_path}.enable is true but Butler.mqttConfig.enable is false: "
-                "nothing is sent to MQTT"
-            )
+        feature = build.switched_on(
+            "mqtt", "Butler.mqttConfig", broker.enable, "nothing is sent to MQTT"
+        )
+        if feature is None:
             return None
         if not broker.brokerHost:
             build.problem("Butler.mqttConfig.brokerHost", "required when MQTT is enabled")

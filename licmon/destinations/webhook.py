@@ -83,15 +83,11 @@ class WebhookDestination:
             )
 
     def settings(self, document: Any, build: Build) -> tuple[WebhookTarget, ...] | None:
-        feature_path, feature = build.feature("webhook")
         notification = document.Butler.webhookNotification
-        if not feature.enable:
-            return None
-        if not notification.enable:
-            build.warn(
-                f"{feature_path}.enable is true but Butler.webhookNotification.enable is "
-                "false: no webhook is called"
-            )
+        feature = build.switched_on(
+            "webhook", "Butler.webhookNotification", notification.enable, "no webhook is called"
+        )
+        if feature is None:
             return None
         targets: list[WebhookTarget] = []
         switches = {"status": feature.sendRecurring.enable, "alert": feature.sendAlert.enable}

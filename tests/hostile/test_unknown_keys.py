@@ -41,7 +41,8 @@ TYPOS = [
     ("licmon.broker", "visibilityTimeoutSecond", "unknown key; known keys here:"),
     ("licmon.mqtt", "passwrd", "unknown key; did you mean 'password'?"),
     ("licmon.mqtt.tls", "cafile", "unknown key; did you mean 'caFile'?"),
-    ("licmon", "bogus", "unknown key; known keys here: broker, dateOrder,"),
+    ("licmon.apprise", "ulrs", "unknown key; did you mean 'urls'?"),
+    ("licmon", "bogus", "unknown key; known keys here: apprise, broker, dateOrder,"),
 ]
 
 
@@ -58,11 +59,11 @@ def test_a_typo_in_our_section_is_refused_with_a_suggestion(
 
 
 def test_every_licmon_section_a_destination_brings_is_checked() -> None:
-    # Whatever a destination declares under `licmon` (mqtt today, apprise next) is walked.
+    # Whatever a destination declares under `licmon` (mqtt, apprise) is walked.
     from licmon.config.keys import models_in
 
     licmon = models_in(document_model().model_fields["licmon"].annotation)[0]
-    assert {"mqtt", "timeouts", "broker", "retries", "sites"} <= set(licmon.model_fields)
+    assert {"mqtt", "apprise", "timeouts", "broker", "retries", "sites"} <= set(licmon.model_fields)
 
 
 def test_unknown_keys_in_butler_sections_are_still_ignored(tmp_path: Path, certs: Path) -> None:
