@@ -129,6 +129,7 @@ class Problems:
 
     def __post_init__(self) -> None:
         self._sections = _ancestors(self.secret_paths)
+        self._seen: set[Problem] = set(self.problems)
 
     def add(self, path: str, message: str, value: Any = UNSET) -> None:
         """Record a problem at `path`; `value`, when given, is quoted unless it may be secret."""
@@ -137,7 +138,11 @@ class Problems:
             shown = quote(value)
             if shown is not None:
                 message += f", got {shown}"
-        self.problems.append(Problem(strip_controls(path), message))
+        problem = Problem(strip_controls(path), message)
+        # One variable may fill two keys (LICMON_INFLUXDB_TOKEN: v2Config and v3Config).
+        if problem not in self._seen:
+            self._seen.add(problem)
+            self.problems.append(problem)
 
     def is_secret(self, path: str) -> bool:
         keys = path_keys(path)

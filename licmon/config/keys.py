@@ -1,6 +1,7 @@
-"""What the schema says about keys: which are secret, and which keys of ours are unknown.
+"""What the schema says about keys: which are secret, which keys of ours are unknown, and
+whether every secret is clean text.
 
-Both walk the pydantic section models the root is assembled from, so a destination's own
+Each walks the pydantic section models the root is assembled from, so a destination's own
 `licmon` section (`licmon.mqtt`, `licmon.apprise`) is covered the moment it is declared.
 """
 
@@ -9,11 +10,12 @@ from __future__ import annotations
 import difflib
 import functools
 import typing
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from licmon.config.errors import SECRET_KEYS, Problems, clean_key
+from licmon.config.errors import SECRET_KEYS, Problems, clean_key, has_controls
 
 
 def models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -96,3 +98,56 @@ def _unknown(key: str, known: list[str]) -> str:
     if close:
         return f"unknown key; did you mean {close[0]!r}?"
     return "unknown key; known keys here: " + ", ".join(known)
+
+
+def check_secret_text(
+    raw: Any,
+    model: type[BaseModel],
+    problems: Problems,
+    variables: dict[tuple[Any, ...], str],
+) -> None:
+    """Every value of a `SecretStr` field, whatever validator its destination gave it: no
+    control characters (a newline pasted after a token fails later in the HTTP library,
+    whose error quotes the header, token included). Reported by key path, or by the
+    environment variable it came from; a key the schema already refused is not repeated."""
+    reported = {problem.path for problem in problems.problems}
+    for location, value in _secret_values(raw, model, ()):
+        path = variables.get(location) or _path(location)
+        if isinstance(value, str) and has_controls(value) and path not in reported:
+            problems.add(
+                path,
+                "expected a secret without control characters (a line break, tab or escape; "
+                "often a newline pasted at the end of a secret)",
+            )
+
+
+def _secret_values(
+    value: Any, section: type[BaseModel], location: tuple[Any, ...]
+) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    if not isinstance(value, dict):
+        return
+    for key, info in section.model_fields.items():
+        if key not in value or value[key] is None:
+            continue
+        child, here = value[key], (*location, key)
+        if _mentions_secret(info.annotation):
+            if isinstance(child, list):
+                yield from (((*here, index), item) for index, item in enumerate(child))
+            else:
+                yield here, child
+            continue
+        subsections = models_in(info.annotation)
+        if not subsections:
+            continue
+        if isinstance(child, list) and _is_list(info.annotation):
+            for index, item in enumerate(child):
+                yield from _secret_values(item, subsections[0], (*here, index))
+        else:
+            yield from _secret_values(child, subsections[0], here)
+
+
+def _path(location: tuple[Any, ...]) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path

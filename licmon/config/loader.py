@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
 from licmon.config.errors import ConfigError, Problem, Problems, cap, clean_key
-from licmon.config.keys import check_unknown_keys, secret_paths
+from licmon.config.keys import check_secret_text, check_unknown_keys, secret_paths
 from licmon.config.model import BrokerSettings, MonitorConfig, RetryPolicy
 from licmon.config.reading import ReadError, parse_yaml, read_config_text
 from licmon.config.schema import document_model
@@ -73,6 +73,7 @@ def load_config_text(
             _report(problems, error, raw, overlay.variables)
     # Our own section has no keys of other tools: one we do not know is a typo.
     check_unknown_keys(raw, model, "licmon", problems)
+    check_secret_text(raw, model, problems, overlay.variables)
     problems.raise_if_any(source)
     assert document is not None  # pydantic reports at least one error when it fails
 

@@ -170,3 +170,20 @@ def test_a_secret_in_the_file_with_control_characters_is_refused(
     assert "licmon.mqtt.password: expected a secret without control" in report
     assert "licmon.mqtt.username: expected text without control" in report
     assert "licmon.sites[0].headers[0].value: expected a header value without control" in report
+
+
+@pytest.mark.parametrize("origin", ["file", "variable"])
+def test_any_secret_field_refuses_control_characters(
+    tmp_path: Path, certs: Path, origin: str
+) -> None:
+    # Apprise's URL has a validator of its own (Apprise must understand it): the rule holds
+    # for every SecretStr field whatever its type, a destination's own included.
+    url = f"json://hooks.example.com/{SECRET}\n"
+    document = site_document(certs)
+    entry = {"url": url} if origin == "file" else {"tags": ["ops"]}
+    document["licmon"]["apprise"] = {"enable": True, "urls": [entry]}
+    env = {"LICMON_APPRISE_URL_1": url} if origin == "variable" else None
+    report = run_both(dump(tmp_path, document), env=env)
+    where = "licmon.apprise.urls[0].url" if origin == "file" else "LICMON_APPRISE_URL_1"
+    assert f"{where}: expected a secret without control characters" in report
+    assert report.count(f"{where}:") == 1
