@@ -17,9 +17,14 @@ import tempfile
 import threading
 import time
 import tracemalloc
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
+
+from licmon.simulator import QlikCerts
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -179,3 +184,58 @@ def drip(server: RawServer, conn: socket.socket, data: bytes, interval: float) -
         if server.stopping.wait(interval):
             return
         conn.sendall(data[index : index + 1])
+
+
+# --- licmon check against simulated sites ---------------------------------------------------
+
+# A credential in a static QRS header: it must never appear in any output.
+HEADER_SECRET = "hdr-s3cret-7f3a91"
+
+
+def check_config(
+    directory: Path,
+    certs: QlikCerts,
+    sites: dict[str, int],
+    *,
+    connect: float = 1.0,
+    read: float = 1.0,
+    threshold_days: int = 60,
+) -> Path:
+    """A config for `licmon check` of loopback sites (name: port), each with a secret header."""
+    document = {
+        "Butler": {
+            "qlikSenseLicense": {
+                "serverLicenseMonitor": {"alert": {"thresholdDays": threshold_days}}
+            }
+        },
+        "licmon": {
+            "sites": [
+                {
+                    "name": name,
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "verifyHostname": False,
+                    "cert": {
+                        "clientCert": str(certs.client_cert),
+                        "clientCertKey": str(certs.client_key),
+                        "clientCertCA": str(certs.root_ca),
+                    },
+                    "headers": [{"name": "X-Api-Key", "value": HEADER_SECRET}],
+                }
+                for name, port in sites.items()
+            ],
+            "timeouts": {"qrsConnect": connect, "qrsRead": read},
+        },
+    }
+    path = directory / "licmon.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def assert_clean_output(*texts: str) -> None:
+    """No secret, no terminal control character, no traceback in anything printed."""
+    for text in texts:
+        assert HEADER_SECRET not in text
+        assert "Traceback" not in text
+        bad = [char for char in text if char not in "\n\t" and unicodedata.category(char) == "Cc"]
+        assert bad == [], f"control characters {bad!r} in {text!r}"
