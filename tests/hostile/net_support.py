@@ -19,7 +19,7 @@ import time
 import tracemalloc
 import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -239,3 +239,71 @@ def assert_clean_output(*texts: str) -> None:
         assert "Traceback" not in text
         bad = [char for char in text if char not in "\n\t" and unicodedata.category(char) == "Cc"]
         assert bad == [], f"control characters {bad!r} in {text!r}"
+
+
+# --- hostile HTTP peers for the senders -------------------------------------------------------
+
+
+@dataclass
+class Peer:
+    """What a hostile HTTP peer does with each request, and what it saw."""
+
+    head: bytes = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n"
+    body: bytes = b"{}"
+    drip: float | None = None  # seconds between bytes of head + body
+    endless: int = 0  # after `body`, this many bytes more, 64 KB at a time (0: none)
+    requests: list[bytes] = field(default_factory=list)
+    sent: int = 0  # bytes of the answer that went out before the client hung up
+    hung_up: threading.Event = field(default_factory=threading.Event)
+
+    def serve(self, server: RawServer, conn: socket.socket) -> None:
+        self.requests.append(read_request(conn))
+        try:
+            if self.drip is not None:
+                drip(server, conn, self.head + self.body, self.drip)
+                return
+            conn.sendall(self.head + self.body)
+            self.sent += len(self.head + self.body)
+            chunk = b"x" * 65536
+            for _ in range(self.endless // len(chunk)):
+                if server.stopping.is_set():
+                    return
+                conn.sendall(chunk)
+                self.sent += len(chunk)
+        except OSError:
+            self.hung_up.set()
+            return
+        with contextlib.suppress(OSError):
+            conn.shutdown(socket.SHUT_WR)
+            conn.settimeout(2)
+            while conn.recv(4096):
+                pass
+
+
+@contextlib.contextmanager
+def peer(behaviour: Peer) -> Iterator[RawServer]:
+    with raw_server(behaviour.serve) as server:
+        yield server
+
+
+def in_thread(call: Callable[[], object], limit: float) -> tuple[BaseException | None, float]:
+    """Run `call` in a thread, give it `limit` seconds: (what it raised, seconds it took).
+
+    A thread, so that a call that is never cut off fails the test instead of hanging it.
+    """
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            call()
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    began = time.monotonic()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(limit)
+    seconds = time.monotonic() - began
+    assert outcome, f"still running after {limit} s"
+    return outcome[0], seconds
