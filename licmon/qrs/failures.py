@@ -108,6 +108,10 @@ def error_for_exception(
     target = f"{endpoint.host}:{endpoint.port}"
     chain = list(exception_chain(exc))
 
+    if _handshake_timed_out(chain):
+        return QrsTimeoutError(
+            site, f"TLS handshake with {target} not completed within {endpoint.connect_timeout:g} s"
+        )
     if any(isinstance(e, requests.ConnectTimeout) for e in chain):
         return QrsTimeoutError(
             site, f"no connection to {target} within {endpoint.connect_timeout:g} s"
@@ -256,6 +260,13 @@ def _tls_failure(endpoint: QrsEndpoint, error: ssl.SSLError) -> QrsError:
     return QrsTlsError(
         site, f"TLS handshake with {endpoint.host}:{endpoint.port} failed ({reason or error})"
     )
+
+
+def _handshake_timed_out(chain: list[BaseException]) -> bool:
+    """The TLS handshake ran out of time. CPython bounds the whole handshake by the socket's
+    timeout (the connect timeout, then); urllib3 reports it as a read timeout with that value,
+    and only the ssl module's own message tells the two apart."""
+    return any(isinstance(e, TimeoutError) and "handshake" in str(e) for e in chain)
 
 
 def _first(chain: list[BaseException], kind: type[_E]) -> _E | None:

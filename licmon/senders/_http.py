@@ -65,6 +65,23 @@ def _root_cause(exc: BaseException) -> BaseException:
     return found
 
 
+def _handshake_timed_out(exc: BaseException) -> bool:
+    """CPython bounds a whole TLS handshake by the socket timeout; urllib3 reports running
+    out of it as a read timeout, and only the ssl module's message tells the two apart."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, TimeoutError) and "handshake" in str(current):
+            return True
+        stack.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
+        stack.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return False
+
+
 def _os_error_text(exc: BaseException) -> str | None:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS certificate verification failed: {exc.verify_message}"
@@ -107,6 +124,8 @@ def describe_request_exception(exc: requests.RequestException, timeout: float) -
         # A certificate the configured CA does not vouch for will not change by retrying.
         text = _os_error_text(_root_cause(exc)) or "TLS handshake failed"
         return False, text
+    if isinstance(exc, requests.exceptions.Timeout) and _handshake_timed_out(exc):
+        return True, f"TLS handshake not completed within {timeout:g} s"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True, f"connection not established within {timeout:g} s"
     if isinstance(exc, requests.exceptions.Timeout):

@@ -307,3 +307,29 @@ def in_thread(call: Callable[[], object], limit: float) -> tuple[BaseException |
     seconds = time.monotonic() - began
     assert outcome, f"still running after {limit} s"
     return outcome[0], seconds
+
+
+def dripping_relay(
+    upstream_port: int, interval: float
+) -> Callable[[RawServer, socket.socket], None]:
+    """A TCP relay to a loopback port that passes what the client sends at once and what the
+    upstream answers one byte every `interval`: a TLS handshake dripped, certificates and all.
+    """
+
+    def serve(server: RawServer, conn: socket.socket) -> None:
+        with socket.create_connection(("127.0.0.1", upstream_port), timeout=5) as upstream:
+
+            def forward() -> None:
+                with contextlib.suppress(OSError):
+                    while data := conn.recv(65536):
+                        upstream.sendall(data)
+
+            threading.Thread(target=forward, daemon=True).start()
+            upstream.settimeout(None)
+            while not server.stopping.is_set():
+                data = upstream.recv(65536)
+                if not data:
+                    return
+                drip(server, conn, data, interval)
+
+    return serve

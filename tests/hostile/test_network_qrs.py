@@ -30,7 +30,9 @@ from tests.hostile.net_support import (
     HEADER_SECRET,
     assert_clean_output,
     check_config,
+    dripping_relay,
     measured,
+    raw_server,
     run_licmon,
 )
 
@@ -139,6 +141,26 @@ def test_escape_codes_in_an_error_body_never_reach_the_terminal(
         "GET /qrs/license answered 500 Internal Server Error: The repository service is not "
         "available.; the repository is down or starting"
     ) in run.stdout
+
+
+def test_a_dripped_tls_handshake_is_cut_off_too(
+    tmp_path: Path, certs: QlikCerts, site: Site
+) -> None:
+    # The real site behind a relay that passes its bytes one every 0.3 s: the handshake alone
+    # (certificates included) would take minutes. CPython bounds a whole handshake by the
+    # socket's timeout (the connect timeout), within the call's deadline.
+    with raw_server(dripping_relay(site.port, 0.3)) as relay:
+        port = relay.port
+        config = check_config(tmp_path, certs, {site.name: port}, connect=1.0, read=3.0)
+        run = run_licmon(["check", "--json", "--config", str(config)], timeout=90)
+    assert run.returncode == EXIT_UNKNOWN, run
+    assert_clean_output(run.stdout, run.stderr)
+    (status,) = json.loads(run.stdout)
+    assert status["error"] == (
+        f"QRS site 'hostile': TLS handshake with 127.0.0.1:{port} not completed within 1 s"
+    )
+    assert run.seconds < 1 + START_SLACK, run
+    assert site.request_count == 0  # it never got as far as the request
 
 
 # --- the client on its own ------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -16,8 +17,15 @@ from pydantic import SecretStr
 
 from licmon.senders.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from licmon.senders.webhook import WebhookTarget, send_webhook
-from tests.hostile.net_support import Peer, in_thread, measured, peer
-from tests.http_receiver import HttpReceiver, run_receiver
+from tests.hostile.net_support import (
+    Peer,
+    dripping_relay,
+    in_thread,
+    measured,
+    peer,
+    raw_server,
+)
+from tests.http_receiver import HttpReceiver, make_test_pki, run_receiver
 
 TOKEN = "hook-t0ken-5ecret"
 PARAMS = {"event": "server license status", "licenseExpired": False, "daysUntilExpiry": 30}
@@ -72,6 +80,27 @@ def test_a_dripping_receiver_is_cut_off_at_connect_plus_read(what: str) -> None:
         f"{TIMEOUT:g} s each)"
     )
     assert seconds < DEADLINE + 2.0
+    assert_secret_free(error)
+
+
+def test_a_dripped_tls_handshake_is_cut_off(tmp_path: Path) -> None:
+    pki = make_test_pki(tmp_path / "pki")
+    receiver = run_receiver(pki)
+    tls = next(receiver)
+    try:
+        with raw_server(dripping_relay(tls.port, 0.2)) as relay:
+            hook = dataclasses.replace(
+                target(relay.port),
+                url=SecretStr(f"https://127.0.0.1:{relay.port}/hooks/{TOKEN}"),
+                ca_file=pki.ca_file,
+            )
+            error, seconds = in_thread(lambda: send_webhook(hook, PARAMS, {}), limit=30)
+    finally:
+        receiver.close()
+    assert isinstance(error, TransientDeliveryError), error
+    assert error.detail == f"POST: TLS handshake not completed within {TIMEOUT:g} s"
+    assert seconds < DEADLINE + 2.0
+    assert tls.received() == []
     assert_secret_free(error)
 
 

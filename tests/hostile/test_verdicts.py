@@ -228,6 +228,16 @@ def test_a_flood_of_dates_is_refused_not_parsed() -> None:
     assert cost.seconds < 3, cost
 
 
+def test_an_unreadable_date_is_quoted_short_and_printable() -> None:
+    garbage = "\x1b]0;pwned\x07\x1b[2J" + "never " * 40
+    key_details = f"License Number: 1 Valid To: {garbage}"
+    status = evaluate_license("prod", KEY | {"keyDetails": key_details}, NOW, 60)
+    assert status.status is Level.UNKNOWN
+    assert status.expiryDateStr is not None and len(status.expiryDateStr) <= 60
+    assert status.expiryDateStr.startswith("never never") and status.expiryDateStr.endswith("…")
+    assert status.error == f"cannot read the expiry date {status.expiryDateStr!r} in keyDetails"
+
+
 @pytest.mark.parametrize(
     "text",
     ["16 March", "Dec", "Friday", "12:00 AM", "2027", "March 2027", "3/16/27", "2027-03", "16.03."],
