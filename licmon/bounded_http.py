@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import requests
@@ -67,7 +67,6 @@ class Answer:
     body: bytes
     # False when the body was longer than the limit and only its start was read.
     complete: bool = True
-    elapsed: float = field(default=0.0, compare=False)
 
     @property
     def text(self) -> str:
@@ -253,7 +252,6 @@ def bounded_request(
             headers=dict(response.headers),
             body=body,
             complete=complete,
-            elapsed=time.monotonic() - began,
         )
     finally:
         _current.reset(token)

@@ -238,6 +238,12 @@ def test_an_unreadable_date_is_quoted_short_and_printable() -> None:
     assert status.error == f"cannot read the expiry date {status.expiryDateStr!r} in keyDetails"
 
 
+def test_license_fields_sent_on_are_printable() -> None:
+    answer = KEY | {"serial": "\x1b]0;pwned\x07\x1b[31m9999 0000\u202e", "isExpired": True}
+    status = evaluate_license("prod", answer, NOW, 60)
+    assert (status.status, status.serial) == (Level.EXPIRED, "9999 0000")
+
+
 @pytest.mark.parametrize(
     "text",
     ["16 March", "Dec", "Friday", "12:00 AM", "2027", "March 2027", "3/16/27", "2027-03", "16.03."],
