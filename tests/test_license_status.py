@@ -139,16 +139,26 @@ def test_key_details_win_over_lef() -> None:
 @pytest.mark.parametrize(
     "answer",
     [
-        {"keyDetails": "", "lef": "", "isExpired": False},
-        {"keyDetails": "isBlackListed: False\nLicense Number: 1 Allotment professional:1;"},
+        # A signed key whose details name no end.
         {
+            "key": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
+            "keyDetails": "isBlackListed: False\nLicense Number: 1 Allotment professional:1;",
+            "lef": "",
+            "isExpired": False,
+        },
+        # ... or an empty `Valid To:`, beside a LEF without a VALIDTO.
+        {
+            "key": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
             "keyDetails": "Valid From: 0001-01-01 12:00:00 AM Valid To: \n",
             "lef": "PRODUCTLEVEL;50;;",
         },
-        {},
+        # Serial and control number: a LEF without a VALIDTO.
+        {"key": "", "keyDetails": "", "lef": "PRODUCTLEVEL;50;;\r\nTOKENS;0;;", "serial": "1"},
     ],
 )
 def test_perpetual_license_never_alerts(answer: dict[str, object]) -> None:
+    # Only an answer that is positively a license is perpetual: tests/hostile/test_verdicts.py
+    # has the empty and error answers that once passed for one.
     status = judge(answer, threshold=100000)
     assert status.status is Level.OK
     assert (status.daysUntilExpiry, status.expiryDate, status.expirySource) == (None, None, None)
@@ -178,7 +188,8 @@ def test_server_verdict_is_trusted_over_a_future_date() -> None:
 def test_unreadable_date_is_unknown_not_perpetual() -> None:
     status = judge(key_answer("sometime next year"))
     assert status.status is Level.UNKNOWN
-    assert status.error == "cannot read the expiry date 'sometime' in keyDetails"
+    # The value is quoted whole, up to the next label: `16 March` once read as the 16th.
+    assert status.error == "cannot read the expiry date 'sometime next year' in keyDetails"
     assert not status.needs_alert
 
 

@@ -21,8 +21,6 @@ from worker.schedules import LaterJsSchedule
 from worker.settings import FETCH_QUEUE, FETCH_TASK
 
 log = logging.getLogger("licmon.beat")
-# Beat down for years on a per-second schedule is not worth walking tick by tick.
-_MAX_STEPS = 100_000
 
 
 def instant_text(moment: datetime) -> str:
@@ -52,15 +50,8 @@ def due_tick(schedule: LaterJsSchedule, last_run_at: datetime, now: datetime) ->
     After beat was down, several ticks may have passed; one check runs, stamped with the
     newest of them, so the data point is not dated in the past.
     """
-    tick = schedule.next_fire(last_run_at)
-    if tick is None or tick > now:
-        return now.replace(microsecond=0)
-    for _ in range(_MAX_STEPS):
-        following = schedule.next_fire(tick)
-        if following is None or following > now:
-            break
-        tick = following
-    return tick
+    tick = schedule.latest_fire(last_run_at, now)
+    return now.replace(microsecond=0) if tick is None else tick
 
 
 class LicenseScheduler(PersistentScheduler):

@@ -13,13 +13,23 @@ This module imports neither the project's Celery app nor its settings.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery.schedules import BaseSchedule, schedstate
 
-from licmon.laterjs import LaterSchedule, next_fire_time, parse_text, validate
+from licmon.laterjs import (
+    LaterSchedule,
+    LaterScheduleError,
+    latest_fire_time,
+    next_fire_time,
+    parse_text,
+    validate,
+)
+
+log = logging.getLogger("licmon.beat")
 
 # With no fire time left (e.g. "in 2025" after 2025), how long beat may sleep before asking
 # again. Beat's own max loop interval usually wakes it sooner.
@@ -63,9 +73,26 @@ class LaterJsSchedule(BaseSchedule):
         cached = self._fire_cache
         if cached is not None and cached[0] == armed:
             return cached[1]
-        fire = next_fire_time(self.later, armed)
+        fire = self._fire_after(armed)
         self._fire_cache = (armed, fire)
         return fire
+
+    def latest_fire(self, last_run_at: datetime, now: datetime) -> datetime | None:
+        """The newest fire time after ``last_run_at`` not after ``now`` (None: none yet)."""
+        try:
+            return latest_fire_time(self.later, as_utc(last_run_at), as_utc(now))
+        except LaterScheduleError as exc:
+            log.error("schedule %r: no tick found since %s: %s", self.text, last_run_at, exc)
+            return None
+
+    def _fire_after(self, moment: datetime) -> datetime | None:
+        # Validation ran the engine once; a schedule that needs more than a call's budget at
+        # some other date must not stop beat (an exception here ends its loop): it sleeps.
+        try:
+            return next_fire_time(self.later, moment)
+        except LaterScheduleError as exc:
+            log.error("schedule %r: no fire time after %s: %s", self.text, moment, exc)
+            return None
 
     def remaining_estimate(self, last_run_at: datetime) -> timedelta:
         fire = self.next_fire(last_run_at)
@@ -82,7 +109,7 @@ class LaterJsSchedule(BaseSchedule):
         if fire > now:
             return schedstate(is_due=False, next=(fire - now).total_seconds())
         # Beat is about to run it and set last_run_at to about now; the tick after that:
-        following = next_fire_time(self.later, now)
+        following = self._fire_after(now)
         wait = IDLE_CHECK if following is None else max(following - now, timedelta(0))
         return schedstate(is_due=True, next=wait.total_seconds())
 

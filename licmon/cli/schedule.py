@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime
 
 from licmon.laterjs import (
+    LaterLimitError,
     LaterParseError,
     LaterScheduleError,
     next_occurrences,
@@ -68,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
         schedule = parse_text(args.text)
     except LaterParseError as exc:
         print(exc.caret_message(), file=sys.stderr)
+        return EXIT_INVALID
+    except LaterLimitError as exc:  # too long a text: not worth showing back
+        print(f"later.js schedule refused: {exc}", file=sys.stderr)
         return EXIT_INVALID
     start = args.start or datetime.now(UTC)
     try:

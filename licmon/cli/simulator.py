@@ -11,6 +11,8 @@ _SITE_ARG = re.compile(r"(?P<name>[A-Za-z0-9_.-]+)=(?P<port>\d{1,5})")
 _FAULTS = (
     *("none", "500", "503", "401", "403", "404"),
     *("slow", "html", "malformed", "hang", "drop-reused"),
+    *("drip", "drip-headers", "huge", "nested-json", "escapes", "redirect"),
+    *("empty-object", "error-object", "not-a-license", "non-object"),
 )
 _DATE_FORMATS = ("qlik", "us", "de", "iso", "date")  # kept in step with simulator.license
 _EXTRA_MODULES = {"trustme", "cryptography"}  # what the `simulator` extra installs

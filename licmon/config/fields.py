@@ -250,7 +250,13 @@ RetryCount = Annotated[int, _whole_number(minimum=0, maximum=20)]
 
 def _later_text(value: Any) -> str:
     # Imported here: the engine is only needed when a config is validated.
-    from licmon.laterjs import LaterParseError, LaterScheduleError, parse_text, validate
+    from licmon.laterjs import (
+        LaterLimitError,
+        LaterParseError,
+        LaterScheduleError,
+        parse_text,
+        validate,
+    )
 
     text = _text(value).strip()
     try:
@@ -261,6 +267,12 @@ def _later_text(value: Any) -> str:
             "expected a later.js schedule such as 'every 24 hours'; "
             "parsing stops at position {position} ({reason}):\n{caret}",
             {"position": exc.position, "reason": cap(exc.reason, 200), "caret": _window(exc)},
+        ) from None
+    except LaterLimitError as exc:
+        raise PydanticCustomError(
+            "expected",
+            "expected a later.js schedule within this service's limits: {reason}",
+            {"reason": str(exc)},
         ) from None
     except LaterScheduleError as exc:
         raise PydanticCustomError(

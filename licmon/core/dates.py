@@ -1,9 +1,16 @@
 """Reading the expiry dates Qlik writes in the server's .NET culture.
 
-dateutil does the parsing; this module only decides which order the numbers are in, because
-that is the one thing the text cannot always tell: `03/04/2025` is 4 March in en-US and
-3 April in en-GB. Dots are day-first in every culture that uses them, a leading four-digit
-year is year-month-day, and what remains follows the configured `DateOrder`.
+A date is read only when it is complete: year (four digits), month and day all written in the
+text, in one of the documented shapes (`2024-03-16 12:00:00 AM`, `3/16/2024 12:00:00 AM`,
+`16.03.2024 00:00:00`, `2024-03-16T00:00:00Z`, `2024-03-16`) or with an English month name
+(`16 March 2024`, `March 16, 2024`). dateutil does the parsing, but it fills whatever is
+missing from today's date (`16 March` is this year's, `Friday` the coming one): that is
+refused here twice, by the shape and by parsing against two different defaults.
+
+This module only decides which order the numbers are in, because that is the one thing the
+text cannot always tell: `03/04/2025` is 4 March in en-US and 3 April in en-GB. Dots are
+day-first in every culture that uses them, a leading four-digit year is year-month-day, and
+what remains follows the configured `DateOrder`.
 """
 
 from __future__ import annotations
@@ -14,13 +21,30 @@ from enum import StrEnum
 
 from dateutil import parser as dateutil_parser
 
-# A date, optionally followed by a time of day, AM/PM and a zone: what a `Valid To:` may hold.
-DATE_PATTERN = (
-    r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
-    r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s?[AaPp]\.?[Mm]\.?)?"
-    r"(?:\s?(?:Z|UTC|[+-]\d{2}:?\d{2}))?)?"
+from licmon.core.text import printable
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 )
+_ORDINAL = r"\d{1,2}(?:st|nd|rd|th)?"
+# A date, optionally followed by a time of day, AM/PM and a zone: what a `Valid To:` may hold.
+# Case-insensitive (month names, AM/PM, `T`, `Z`) wherever it is embedded.
+DATE_PATTERN = (
+    r"(?i:"
+    r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4}"
+    rf"|{_ORDINAL}[ -]{_MONTH}\.?,?[ -]\d{{4}}|{_MONTH}\.?[ ]{_ORDINAL},?[ ]\d{{4}})"
+    r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s?[AP]\.?M\.?)?"
+    r"(?:\s?(?:Z|UTC|[+-]\d{2}:?\d{2}))?)?"
+    r")"
+)
+_DATE = re.compile(DATE_PATTERN)
 _NUMERIC_DATE = re.compile(r"^\s*(\d{1,4})([-/.])(\d{1,2})\2(\d{1,4})")
+# Longer than any date the pattern accepts; a longer text is not looked at further.
+_MAX_DATE_TEXT = 64
+# Two defaults that differ in year, month and day: a part dateutil took from the default
+# instead of the text makes the two readings differ.
+_DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
 
 
 class DateOrder(StrEnum):
@@ -31,7 +55,7 @@ class DateOrder(StrEnum):
 
 
 class UnreadableDate(ValueError):
-    """The text looks like a date but names no real day (or is no date at all)."""
+    """The text is not a complete date, or names no real day."""
 
 
 def _day_first(text: str, order: DateOrder) -> tuple[bool, bool]:
@@ -51,16 +75,26 @@ def parse_license_date(text: str, order: DateOrder = DateOrder.MONTH_FIRST) -> d
     """The UTC calendar date of an expiry text such as `2024-03-16 12:00:00 AM`.
 
     Times without a zone are taken as UTC; a time with a zone is converted to UTC first, so
-    `2024-03-16T23:30:00-02:00` is the 17th.
+    `2024-03-16T23:30:00-02:00` is the 17th. Raises UnreadableDate for anything that is not
+    a complete date.
     """
     cleaned = text.strip()
     if not cleaned:
         raise UnreadableDate("empty date")
+    shown = printable(cleaned, 60)
+    if len(cleaned) > _MAX_DATE_TEXT or _DATE.fullmatch(cleaned) is None:
+        raise UnreadableDate(f"not a complete date (year, month and day): {shown!r}")
     dayfirst, yearfirst = _day_first(cleaned, order)
     try:
-        moment = dateutil_parser.parse(cleaned, dayfirst=dayfirst, yearfirst=yearfirst)
+        readings = {
+            dateutil_parser.parse(cleaned, default=default, dayfirst=dayfirst, yearfirst=yearfirst)
+            for default in _DEFAULTS
+        }
     except (ValueError, OverflowError) as exc:
-        raise UnreadableDate(f"not a date: {cleaned!r}") from exc
+        raise UnreadableDate(f"not a date: {shown!r}") from exc
+    if len(readings) != 1:
+        raise UnreadableDate(f"not a complete date (year, month and day): {shown!r}")
+    (moment,) = readings
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
     return moment.date()

@@ -13,10 +13,24 @@ from datetime import date
 from enum import StrEnum
 
 from licmon.core.dates import DATE_PATTERN, DateOrder, UnreadableDate, parse_license_date
+from licmon.core.text import printable
 
+# What may follow a `Valid To:` value in keyDetails, on one line (Qlik's documented layout)
+# or across lines.
+_NEXT_LABEL = r"(?:Allotment|Valid[ \t]*(?:From|To)|License[ \t]*Number|isBlackListed)\b"
+# The value of a `Valid To:`: a date (followed by a separator, so `2024-03-16abc` is not cut
+# to its date), else whatever stands there up to the next label or the end of the line, so
+# that `16 March` is quoted whole in the error instead of read as the 16th of this month.
 _VALID_TO = re.compile(
-    r"Valid[ \t]*To[ \t]*:[ \t]*(?P<value>" + DATE_PATTERN + r"|\S*)", re.IGNORECASE
+    r"Valid[ \t]*To[ \t]*:[ \t]*(?P<value>"
+    + DATE_PATTERN
+    + r"(?=[\s;,]|$)"
+    + rf"|[^\r\n]{{0,80}}?(?=[ \t]*(?:[\r\n]|$|{_NEXT_LABEL}))|[^\r\n]{{0,80}})",
+    re.IGNORECASE,
 )
+# A license names a handful of end dates; more is not a license text but a flood, and reading
+# each would cost two dateutil parses.
+MAX_DATES = 200
 
 
 class ExpirySource(StrEnum):
@@ -34,17 +48,25 @@ class Expiry:
 
 
 class ExpiryUnreadable(ValueError):
-    """A source names an end date we cannot read; guessing 'perpetual' would hide an expiry."""
+    """A source names an end date we cannot read; guessing 'perpetual' would hide an expiry.
 
-    def __init__(self, source: ExpirySource, raw: str) -> None:
-        super().__init__(f"cannot read the expiry date {raw!r} in {source.value}")
+    `raw` is the text as found, made printable and capped: it is shown and sent on.
+    """
+
+    def __init__(self, source: ExpirySource, raw: str, reason: str | None = None) -> None:
         self.source = source
-        self.raw = raw
+        self.raw = printable(raw, 60)
+        super().__init__(reason or f"cannot read the expiry date {self.raw!r} in {source.value}")
 
 
 def _earliest(candidates: list[str], source: ExpirySource, order: DateOrder) -> Expiry | None:
+    unique = list(dict.fromkeys(candidates))
+    if len(unique) > MAX_DATES:
+        raise ExpiryUnreadable(
+            source, unique[0], f"{source.value} names more than {MAX_DATES} expiry dates"
+        )
     parsed: list[Expiry] = []
-    for raw in candidates:
+    for raw in unique:
         try:
             parsed.append(Expiry(raw=raw, day=parse_license_date(raw, order), source=source))
         except UnreadableDate as exc:
@@ -59,20 +81,25 @@ def key_details_dates(key_details: str) -> list[str]:
     return [value for value in values if value]
 
 
+def lef_rows(lef: str) -> list[list[str]]:
+    """The `ATTRIBUTE;VALUE;VALIDFROM;VALIDTO` lines of a License Enabler File, as columns."""
+    rows = []
+    for line in lef.splitlines():
+        columns = [column.strip() for column in line.strip().split(";")]
+        if len(columns) >= 4 and columns[0]:
+            rows.append(columns)
+    return rows
+
+
 def lef_dates(lef: str) -> list[str]:
     """Every non-empty VALIDTO column of a License Enabler File."""
-    dates = []
-    for line in lef.splitlines():
-        columns = line.strip().split(";")
-        if len(columns) >= 4 and columns[3].strip():
-            dates.append(columns[3].strip())
-    return dates
+    return [columns[3] for columns in lef_rows(lef) if columns[3]]
 
 
 def find_expiry(
     key_details: str, lef: str, order: DateOrder = DateOrder.MONTH_FIRST
 ) -> Expiry | None:
-    """The governing expiry, or None when nothing says the license ends (perpetual)."""
+    """The governing expiry, or None when neither source names an end date."""
     from_key = _earliest(key_details_dates(key_details), ExpirySource.KEY_DETAILS, order)
     if from_key is not None:
         return from_key

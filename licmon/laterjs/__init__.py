@@ -5,16 +5,28 @@
 ``later.setInterval`` would.
 """
 
-from licmon.laterjs.api import next_fire_time, next_occurrences, raw_fire_ms, raw_next, validate
-from licmon.laterjs.engine import LaterScheduleError
+from licmon.laterjs.api import (
+    latest_fire_time,
+    next_fire_time,
+    next_occurrences,
+    raw_fire_ms,
+    raw_next,
+    validate,
+)
+from licmon.laterjs.engine import STEP_BUDGET, LaterLimitError, LaterScheduleError, WorkBudget
 from licmon.laterjs.errors import LaterParseError
-from licmon.laterjs.parser import parse_text
+from licmon.laterjs.parser import MAX_TEXT_LENGTH, parse_text
 from licmon.laterjs.schedule import LaterSchedule
 
 __all__ = [
+    "MAX_TEXT_LENGTH",
+    "STEP_BUDGET",
+    "LaterLimitError",
     "LaterParseError",
     "LaterSchedule",
     "LaterScheduleError",
+    "WorkBudget",
+    "latest_fire_time",
     "next_fire_time",
     "next_occurrences",
     "parse_text",

@@ -6,7 +6,15 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from licmon.laterjs.constraints import LaterRuntimeError
-from licmon.laterjs.engine import Compiled, LaterScheduleError, compile_schedule, instances
+from licmon.laterjs.engine import (
+    MAX_ATTEMPTS,
+    STEP_BUDGET,
+    Compiled,
+    LaterScheduleError,
+    WorkBudget,
+    compile_schedule,
+    instances,
+)
 from licmon.laterjs.jsdate import SEC, JSDate
 from licmon.laterjs.schedule import LaterSchedule
 
@@ -38,25 +46,38 @@ def _compiled(
 
 
 def raw_next(
-    schedule: LaterSchedule, start_ms: int, count: int, *, today_ms: int | None = None
+    schedule: LaterSchedule,
+    start_ms: int,
+    count: int,
+    *,
+    today_ms: int | None = None,
+    budget: WorkBudget | None = None,
 ) -> list[int | None]:
     """``later.schedule(s).next(count, start)`` exactly, as ms values (None: undefined).
 
     ``today_ms`` is the clock later.js reads to rank after/before constraints (default: now).
-    Raises :class:`LaterScheduleError` where later.js throws.
+    Raises :class:`LaterScheduleError` where later.js throws, and its subclass
+    :class:`LaterLimitError` when the work exceeds ``budget`` (default: ``STEP_BUDGET`` per
+    occurrence asked for, up to later.js's own 1000).
     """
     schedules, exceptions = _compiled(schedule, today_ms)
     if count <= 0:
         return []
+    if budget is None:
+        budget = WorkBudget(STEP_BUDGET * min(count, MAX_ATTEMPTS))
     try:
-        return instances(schedules, exceptions, count, start_ms)
+        return instances(schedules, exceptions, count, start_ms, budget)
     except LaterRuntimeError as exc:
         raise LaterScheduleError(str(exc)) from None
 
 
-def validate(schedule: LaterSchedule) -> None:
-    """Raise :class:`LaterScheduleError` if later.js cannot build this schedule at all."""
+def validate(schedule: LaterSchedule, now: datetime | None = None) -> None:
+    """Raise :class:`LaterScheduleError` if later.js cannot build this schedule at all, and
+    :class:`LaterLimitError` if its next fire time after ``now`` (default: the current time)
+    cannot be found within one call's budget."""
     _compiled(schedule, None)
+    moment = datetime.now(UTC) if now is None else now
+    raw_fire_ms(schedule, to_ms(moment))
 
 
 def next_occurrences(schedule: LaterSchedule, start: datetime, count: int) -> list[datetime]:
@@ -73,9 +94,15 @@ def next_occurrences(schedule: LaterSchedule, start: datetime, count: int) -> li
     return result
 
 
-def raw_fire_ms(schedule: LaterSchedule, now_ms: int, *, today_ms: int | None = None) -> int | None:
+def raw_fire_ms(
+    schedule: LaterSchedule,
+    now_ms: int,
+    *,
+    today_ms: int | None = None,
+    budget: WorkBudget | None = None,
+) -> int | None:
     """The delay logic of ``later.setTimeout``, as an absolute ms time (None: never)."""
-    upcoming = raw_next(schedule, now_ms, 2, today_ms=today_ms)
+    upcoming = raw_next(schedule, now_ms, 2, today_ms=today_ms, budget=budget)
     if not upcoming or upcoming[0] is None:
         return None
     diff = upcoming[0] - now_ms
@@ -86,9 +113,80 @@ def raw_fire_ms(schedule: LaterSchedule, now_ms: int, *, today_ms: int | None = 
     return now_ms + diff
 
 
-def next_fire_time(schedule: LaterSchedule, now: datetime) -> datetime | None:
+def next_fire_time(
+    schedule: LaterSchedule, now: datetime, *, budget: WorkBudget | None = None
+) -> datetime | None:
     """When ``later.setTimeout``/``setInterval`` started at ``now`` would fire next."""
-    ms = raw_fire_ms(schedule, to_ms(now))
+    ms = raw_fire_ms(schedule, to_ms(now), budget=budget)
     if ms is None or ms > _MAX_MS:
         return None
     return from_ms(ms)
+
+
+# Fire times `latest_fire_time` walks one by one before it searches instead.
+_WALK = 16
+# Its whole budget, as much as 5 calls of beat: a walk, about 2 x 45 searching calls, a walk;
+# ordinary schedules spend a few hundred steps on all of it.
+LATEST_BUDGET = 10 * STEP_BUDGET
+
+
+def latest_fire_time(
+    schedule: LaterSchedule, armed: datetime, now: datetime, *, budget: WorkBudget | None = None
+) -> datetime | None:
+    """The newest time, not after ``now``, at which a timer armed at ``armed`` fired, the
+    timer re-arming itself at each fire (``later.setInterval``); None if it has not fired.
+
+    A few fire times are walked one by one, as the timer would have fired them. After a long
+    pause there may be thousands (a per-second schedule and a day of downtime: 86,400 engine
+    calls, 8 s of beat doing nothing else), so past a few the newest one is searched for: back
+    from ``now`` in doubling steps until some fire time falls at or before ``now``, then
+    halving the interval down to a second. That relies on a later fire time coming from a
+    later start, which holds for any schedule without exceptions and for ordinary ones with.
+    Raises :class:`LaterLimitError` when the whole search exceeds ``budget``.
+    """
+    budget = budget or WorkBudget(LATEST_BUDGET)
+    tick = next_fire_time(schedule, armed, budget=budget)
+    if tick is None or tick > now:
+        return None
+    tick, done = _walk(schedule, tick, now, budget)
+    if done:
+        return tick
+
+    # Starts are whole seconds after `tick`: later.js keeps a start's milliseconds in what
+    # it returns, and the timer's fire times all have the first one's.
+    def fires_by_now(seconds: int) -> bool:
+        fire = next_fire_time(schedule, tick + timedelta(seconds=seconds), budget=budget)
+        return fire is not None and fire <= now
+
+    # A fire time at or before now follows a start `low` seconds after tick; none follows
+    # `high` (now itself: the timer never fires in the past).
+    high = int((now - tick).total_seconds())
+    back, low = 1, 0
+    while back < high:
+        if fires_by_now(high - back):
+            low = high - back
+            break
+        high, back = high - back, back * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fires_by_now(middle):
+            low = middle
+        else:
+            high = middle
+    found = next_fire_time(schedule, tick + timedelta(seconds=low), budget=budget)
+    if found is None or found > now or found <= tick:
+        return tick
+    return _walk(schedule, found, now, budget)[0]
+
+
+def _walk(
+    schedule: LaterSchedule, tick: datetime, now: datetime, budget: WorkBudget
+) -> tuple[datetime, bool]:
+    """From fire time ``tick``, up to ``_WALK`` fire times on: (the last not after now, whether
+    the next one is after now or never comes)."""
+    for _ in range(_WALK):
+        following = next_fire_time(schedule, tick, budget=budget)
+        if following is None or following > now:
+            return tick, True
+        tick = following
+    return tick, False

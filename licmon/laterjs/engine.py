@@ -18,6 +18,12 @@ from licmon.laterjs.jsdate import SEC, JSDate
 from licmon.laterjs.jsvalue import Num, is_nan, js_max, truthy
 
 MAX_ATTEMPTS = 1000
+# The most engine steps (one constraint checked against a candidate date, about 10 µs) a
+# call may take per occurrence it asks for (beat asks for 2). later.js has no such limit: a
+# text of many `also` clauses kept it busy for seconds per call, and beat does nothing else
+# meanwhile. Ordinary schedules take a few steps per occurrence; an impossible date ("on the
+# 31st day of feb"), which later.js gives up on after its 1000 attempts, about 2300.
+STEP_BUDGET = 10_000
 
 # A parsed schedule: constraint keys (``m``, ``D_a``...) with their values, in text order.
 ScheduleDef = Sequence[tuple[str, Sequence[Num]]]
@@ -25,6 +31,29 @@ ScheduleDef = Sequence[tuple[str, Sequence[Num]]]
 
 class LaterScheduleError(ValueError):
     """A schedule that later.js parses but cannot run (it throws in ``later.schedule``)."""
+
+
+class LaterLimitError(LaterScheduleError):
+    """later.js could run this schedule, but not within this service's limits (the length
+    of its text, the work to find its next occurrence)."""
+
+
+class WorkBudget:
+    """What one call may still spend; raises :class:`LaterLimitError` once it is spent."""
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self, limit: int = STEP_BUDGET) -> None:
+        self.limit = limit
+        self.left = limit
+
+    def spend(self, steps: int = 1) -> None:
+        self.left -= steps
+        if self.left < 0:
+            raise LaterLimitError(
+                f"finding its next occurrence takes more than {self.limit} steps "
+                "(too many 'also' clauses, or exceptions that rule out most candidates)"
+            )
 
 
 def _later(a: JSDate | None, b: JSDate | None) -> bool:
@@ -82,7 +111,7 @@ class Compiled:
     def tick_constraint(self) -> Constraint:
         return self.constraints[-1][0]
 
-    def start(self, start_date: JSDate) -> JSDate | None:
+    def start(self, start_date: JSDate, budget: WorkBudget) -> JSDate | None:
         """The first date at or after ``start_date`` satisfying every constraint."""
         nxt: JSDate | None = start_date
         attempts = MAX_ATTEMPTS
@@ -91,6 +120,7 @@ class Compiled:
             attempts -= 1
             done = True
             for constraint, values in self.constraints:
+                budget.spend()
                 new_value = next_value(constraint.val(nxt), values, constraint.extent(nxt))
                 if not constraint.is_valid(nxt, new_value):
                     nxt = constraint.next(nxt, new_value)
@@ -100,8 +130,9 @@ class Compiled:
             nxt = self.tick_constraint.start(nxt)
         return nxt
 
-    def end(self, start_date: JSDate) -> JSDate | None:
+    def end(self, start_date: JSDate, budget: WorkBudget) -> JSDate | None:
         """The first date after ``start_date`` at which some constraint stops holding."""
+        budget.spend(len(self.constraints))
         result: JSDate | None = None
         for constraint, values in reversed(self.constraints):
             new_value = next_invalid(
@@ -142,39 +173,42 @@ def instances(
     exceptions: Sequence[Compiled],
     count: int,
     start_ms: int,
+    budget: WorkBudget,
 ) -> list[int | None]:
     """``later.schedule(...).next(count, start)`` as a list of ms values (None: undefined).
 
     Returns [] where later.js returns later.NEVER; a count of 1 gives a one-item list where
-    later.js would return the bare date.
+    later.js would return the bare date. Raises :class:`LaterLimitError` once ``budget``
+    is spent.
     """
     start_date = JSDate(start_ms)
     if not truthy(start_date.t):
         raise ValueError("Invalid start date.")
-    starts = [schedule.start(start_date) for schedule in schedules]
-    ranges = [_range(exception, start_date) for exception in exceptions]
+    starts = [schedule.start(start_date, budget) for schedule in schedules]
+    ranges = [_range(exception, start_date, budget) for exception in exceptions]
     results: list[JSDate] = []
     loop_count = count
     attempts = MAX_ATTEMPTS
     while attempts and loop_count:
         attempts -= 1
+        budget.spend(len(starts))
         nxt = _find_next(starts)
         if nxt is None:
             break
         if exceptions:
-            _update_ranges(exceptions, ranges, nxt)
+            _update_ranges(exceptions, ranges, nxt, budget)
             end = _range_overlap(ranges, nxt)
             if end is not None:
                 for i, schedule in enumerate(schedules):
                     current = starts[i]
                     if current is not None and not _later(current, end):
-                        starts[i] = schedule.start(end)
+                        starts[i] = schedule.start(end, budget)
                 continue
         results.append(JSDate(js_max(start_date.t, nxt.t)))
         for i, schedule in enumerate(schedules):
             current = starts[i]
             if current is not None and current.t == nxt.t:
-                starts[i] = schedule.start(schedule.tick(nxt))
+                starts[i] = schedule.start(schedule.tick(nxt), budget)
         loop_count -= 1
     return [_clean(result) for result in results]
 
@@ -182,16 +216,18 @@ def instances(
 Range = tuple[JSDate, JSDate | None] | None
 
 
-def _range(exception: Compiled, date: JSDate) -> Range:
-    nxt = exception.start(date)
-    return None if nxt is None else (nxt, exception.end(nxt))
+def _range(exception: Compiled, date: JSDate, budget: WorkBudget) -> Range:
+    nxt = exception.start(date, budget)
+    return None if nxt is None else (nxt, exception.end(nxt, budget))
 
 
-def _update_ranges(exceptions: Sequence[Compiled], ranges: list[Range], date: JSDate) -> None:
+def _update_ranges(
+    exceptions: Sequence[Compiled], ranges: list[Range], date: JSDate, budget: WorkBudget
+) -> None:
     for i, exception in enumerate(exceptions):
         current = ranges[i]
         if current is not None and not _later(current[0], date):
-            ranges[i] = _range(exception, date)
+            ranges[i] = _range(exception, date, budget)
 
 
 def _range_overlap(ranges: Sequence[Range], date: JSDate) -> JSDate | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from licmon.laterjs.engine import LaterLimitError
 from licmon.laterjs.errors import LaterParseError
 from licmon.laterjs.jsvalue import NAN, Num, is_nan
 from licmon.laterjs.recur import Recur, RecurCrash
@@ -54,6 +55,9 @@ PERIODS = (
     "weekOfYear",
 )
 _TIME_SPLIT = re.compile("(:|am|pm)")
+# Far beyond any schedule a person writes (Butler's default is "every 24 hours"); a 10 KB
+# text took a quarter of a second to parse and made every engine call slow.
+MAX_TEXT_LENGTH = 1000
 
 
 def _convert(text: str, token_type: str) -> Any:
@@ -224,7 +228,12 @@ def _utf16_position(text: str, position: int) -> int:
 
 
 def parse_text(text: str) -> LaterSchedule:
-    """Parse later.js schedule text; raises :class:`LaterParseError` where later.js errs."""
+    """Parse later.js schedule text; raises :class:`LaterParseError` where later.js errs, and
+    :class:`LaterLimitError` for a text longer than ``MAX_TEXT_LENGTH``."""
+    if len(text) > MAX_TEXT_LENGTH:
+        raise LaterLimitError(
+            f"the text is {len(text)} characters long; at most {MAX_TEXT_LENGTH} are read"
+        )
     lowered = text.lower()
     parser = _TextParser(lowered)
     try:

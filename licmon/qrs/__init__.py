@@ -10,6 +10,7 @@ import importlib
 from typing import Any
 
 from licmon.qrs.errors import (
+    QrsAnswerTooLargeError,
     QrsAuthError,
     QrsBadResponseError,
     QrsClientCertRejectedError,
@@ -37,6 +38,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_USER_HEADER",
+    "QrsAnswerTooLargeError",
     "QrsAuthError",
     "QrsBadResponseError",
     "QrsClient",

@@ -20,21 +20,43 @@ from types import MappingProxyType, TracebackType
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InsecureRequestWarning
 
+from licmon.bounded_http import (
+    Answer,
+    AnswerTooLarge,
+    BoundedAdapter,
+    DeadlineExceeded,
+    bounded_request,
+)
+from licmon.core.text import printable
 from licmon.qrs.defaults import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_PORT,
     DEFAULT_READ_TIMEOUT,
     DEFAULT_USER_HEADER,
 )
-from licmon.qrs.errors import QrsBadResponseError, QrsClientConfigError
-from licmon.qrs.failures import error_for_exception, error_for_status, is_hang_up
+from licmon.qrs.errors import (
+    QrsAnswerTooLargeError,
+    QrsBadResponseError,
+    QrsClientConfigError,
+    QrsError,
+    QrsTimeoutError,
+)
+from licmon.qrs.failures import (
+    error_for_exception,
+    error_for_status,
+    is_hang_up,
+    unusable_header_names,
+)
 
 log = logging.getLogger(__name__)
 
 _XRFKEY_ALPHABET = string.ascii_letters + string.digits
+_QUOTES_SETTINGS = (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL)
+# A License entity is a few kilobytes; anything near this is not one, and reading more would
+# only cost memory (the JSON of it, several times over).
+MAX_ANSWER_BYTES = 10 * 2**20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,7 +96,7 @@ def new_xrfkey() -> str:
     return "".join(secrets.choice(_XRFKEY_ALPHABET) for _ in range(16))
 
 
-class _ChainOnlyAdapter(HTTPAdapter):
+class _ChainOnlyAdapter(BoundedAdapter):
     """Verifies the chain against the root CA but not the name in the server certificate.
 
     urllib3 2.x does this itself with ``assert_hostname=False`` (``check_hostname`` off,
@@ -120,9 +142,9 @@ class QrsClient:
         endpoint = self.endpoint
         session = requests.Session()
         # Retries belong to the caller (Celery), which knows transient from permanent.
-        adapter_class = HTTPAdapter if endpoint.verify_hostname else _ChainOnlyAdapter
+        adapter_class = BoundedAdapter if endpoint.verify_hostname else _ChainOnlyAdapter
         session.mount("https://", adapter_class(pool_connections=1, max_retries=0))
-        session.mount("http://", HTTPAdapter(pool_connections=1, max_retries=0))
+        session.mount("http://", BoundedAdapter(pool_connections=1, max_retries=0))
         session.headers.update(
             {
                 "X-Qlik-User": endpoint.user_header,
@@ -155,8 +177,16 @@ class QrsClient:
     def _get_object(self, path: str, *, missing_means_no_license: bool) -> dict[str, Any]:
         endpoint = self.endpoint
         started = time.monotonic()
+        # One deadline for the call, the reconnection below included.
+        deadline = started + endpoint.connect_timeout + endpoint.read_timeout
         try:
-            response, body = self._send(path)
+            answer = self._send(path, deadline)
+        except (DeadlineExceeded, AnswerTooLarge) as exc:
+            raise self._bounds_error(exc) from None
+        except _QUOTES_SETTINGS as exc:
+            # Their text quotes a header value (a credential, often) or the URL: not chained,
+            # since a chained exception is printed with the traceback Celery stores.
+            raise error_for_exception(endpoint, exc) from None
         except requests.RequestException as exc:
             if not is_hang_up(exc):
                 raise error_for_exception(endpoint, exc) from exc
@@ -169,23 +199,25 @@ class QrsClient:
             )
             self._session.close()  # drops pooled connections; the session stays usable
             try:
-                response, body = self._send(path)
+                answer = self._send(path, deadline)
+            except (DeadlineExceeded, AnswerTooLarge) as again:
+                raise self._bounds_error(again) from None
             except requests.RequestException as again:
                 raise error_for_exception(endpoint, again, fresh_connection=True) from again
         log.debug(
             "QRS site %r: GET %s -> %s in %.0f ms",
             endpoint.site,
             path,
-            response.status_code,
+            answer.status,
             (time.monotonic() - started) * 1000,
         )
-        if response.status_code != 200:
+        if answer.status != 200:
             raise error_for_status(
-                endpoint.site, path, response, missing_means_no_license=missing_means_no_license
+                endpoint.site, path, answer, missing_means_no_license=missing_means_no_license
             )
-        return _json_object(endpoint.site, path, response, body)
+        return _json_object(endpoint.site, path, answer)
 
-    def _send(self, path: str) -> tuple[requests.Response, bytes]:
+    def _send(self, path: str, deadline: float) -> Answer:
         endpoint = self.endpoint
         key = new_xrfkey()
         if not endpoint.reject_unauthorized:
@@ -193,7 +225,10 @@ class QrsClient:
             # warnings.catch_warnings) may have reset since this client was made.
             self._silence_insecure_warning()
         try:
-            response = self._session.get(
+            # Redirects are not followed: a redirect means a login page, not QRS.
+            return bounded_request(
+                self._session,
+                "GET",
                 endpoint.base_url + path,
                 params={"xrfkey": key},
                 headers={"X-Qlik-Xrfkey": key},
@@ -201,13 +236,38 @@ class QrsClient:
                 verify=self._verify,
                 cert=self._cert if endpoint.use_ssl else None,
                 timeout=(endpoint.connect_timeout, endpoint.read_timeout),
-                allow_redirects=False,  # a redirect means a login page, not QRS
+                deadline=deadline,
+                limit=MAX_ANSWER_BYTES,
             )
-            return response, response.content  # read here so a broken body is classified
         except requests.RequestException:
             raise
         except OSError as exc:  # requests' own checks of the certificate and CA paths
-            raise QrsClientConfigError(endpoint.site, str(exc)) from exc
+            raise QrsClientConfigError(endpoint.site, printable(str(exc), 300)) from None
+        except ValueError:
+            # http.client refusing a header value it cannot encode; its message quotes part
+            # of the value, which may be a credential: name the headers instead.
+            names = unusable_header_names(endpoint.headers) or ["?"]
+            raise QrsClientConfigError(
+                endpoint.site,
+                f"header {', '.join(names)} cannot be sent: a value HTTP headers cannot carry "
+                "(a character outside Latin-1, a line break or another control character)",
+            ) from None
+
+    def _bounds_error(self, exc: DeadlineExceeded | AnswerTooLarge) -> QrsError:
+        endpoint = self.endpoint
+        target = f"{endpoint.host}:{endpoint.port}"
+        if isinstance(exc, AnswerTooLarge):
+            return QrsAnswerTooLargeError(
+                endpoint.site,
+                f"{target} answered more than {exc.limit // 2**20} MB; a License is a few KB, "
+                "so something other than QRS may be answering",
+                status=200,
+            )
+        return QrsTimeoutError(
+            endpoint.site,
+            f"no complete answer from {target} within {exc.seconds:g} s (connect timeout "
+            f"{endpoint.connect_timeout:g} s + read timeout {endpoint.read_timeout:g} s)",
+        )
 
     def close(self) -> None:
         self._session.close()
@@ -224,17 +284,18 @@ class QrsClient:
         self.close()
 
 
-def _json_object(site: str, path: str, response: requests.Response, body: bytes) -> dict[str, Any]:
-    content_type = response.headers.get("Content-Type", "no content type")
+def _json_object(site: str, path: str, answer: Answer) -> dict[str, Any]:
+    content_type = printable(answer.headers.get("Content-Type", "no content type"), 80)
     try:
-        document = response.json()
+        document = answer.json()
     except ValueError as exc:
         raise QrsBadResponseError(
             site,
-            f"GET {path} answered 200 with {content_type} ({len(body)} bytes) that is not "
-            f"valid JSON ({exc}); something other than QRS may be answering",
+            f"GET {path} answered 200 with {content_type} ({len(answer.body)} bytes) that is "
+            f"not valid JSON ({printable(str(exc), 120)}); something other than QRS may be "
+            "answering",
             status=200,
-        ) from exc
+        ) from None
     if not isinstance(document, dict):
         raise QrsBadResponseError(
             site,

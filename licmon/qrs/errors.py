@@ -8,6 +8,8 @@ trust, permissions, no license, something that is not QRS answering) is permanen
 
 from __future__ import annotations
 
+from licmon.core.text import printable
+
 
 class QrsError(Exception):
     """A QRS call failed. ``str()`` is one line naming the site."""
@@ -17,7 +19,8 @@ class QrsError(Exception):
 
     def __init__(self, site: str, detail: str, *, status: int | None = None) -> None:
         self.site = site
-        self.detail = " ".join(detail.split())  # one line, whatever the server sent
+        # One line of printable text, whatever the server sent (escape codes included).
+        self.detail = printable(detail, 1000)
         self.status = status
         super().__init__(str(self))
 
@@ -94,8 +97,14 @@ class QrsBadResponseError(QrsError):
     kind = "bad_response"
 
 
+class QrsAnswerTooLargeError(QrsBadResponseError):
+    """200 with a body larger than any License (``MAX_ANSWER_BYTES``); not read further."""
+
+    kind = "answer_too_large"
+
+
 class QrsTimeoutError(QrsError):
-    """No connection or no answer within the configured timeout."""
+    """No connection, no answer, or no complete answer by the call's deadline."""
 
     kind = "timeout"
     transient = True

@@ -11,12 +11,15 @@ import errno
 import http.client
 import socket
 import ssl
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions as u3
 
+from licmon.core.text import printable
 from licmon.qrs.errors import (
     QrsAuthError,
     QrsClientCertRejectedError,
@@ -34,6 +37,7 @@ from licmon.qrs.errors import (
 )
 
 if TYPE_CHECKING:
+    from licmon.bounded_http import Answer
     from licmon.qrs.client import QrsEndpoint
 
 # OpenSSL alerts a server sends when it refuses the client certificate.
@@ -104,6 +108,10 @@ def error_for_exception(
     target = f"{endpoint.host}:{endpoint.port}"
     chain = list(exception_chain(exc))
 
+    if _handshake_timed_out(chain):
+        return QrsTimeoutError(
+            site, f"TLS handshake with {target} not completed within {endpoint.connect_timeout:g} s"
+        )
     if any(isinstance(e, requests.ConnectTimeout) for e in chain):
         return QrsTimeoutError(
             site, f"no connection to {target} within {endpoint.connect_timeout:g} s"
@@ -132,17 +140,57 @@ def error_for_exception(
         return QrsConnectionError(site, f"host name {endpoint.host!r} not resolved")
     if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
         return QrsConnectionError(site, f"connection to {target} failed: {_innermost(chain)}")
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidHeader):
-        return QrsClientConfigError(site, f"invalid request settings: {exc}")
+    # requests quotes the offending header value or URL in these: never shown (a static
+    # header often carries a credential).
+    if isinstance(exc, requests.exceptions.InvalidHeader):
+        names = unusable_header_names(endpoint.headers) or ["?"]
+        return QrsClientConfigError(
+            site,
+            f"invalid request settings: header {', '.join(names)} has a value HTTP headers "
+            "cannot carry (a line break, another control character or leading whitespace)",
+        )
+    if isinstance(exc, requests.exceptions.InvalidURL):
+        return QrsClientConfigError(
+            site, f"invalid request settings: no valid URL from host {endpoint.host!r}"
+        )
     return QrsError(site, f"request to {target} failed: {_innermost(chain)}")
 
 
+def unusable_header_names(headers: Mapping[str, str]) -> list[str]:
+    """Names of the static headers whose name or value HTTP cannot carry (values unshown)."""
+    unusable = []
+    for name, value in headers.items():
+        try:
+            name.encode("latin-1")
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            unusable.append(printable(name, 60) or "?")
+            continue
+        if (
+            not name
+            or any(char in name for char in ": \t")
+            or value[:1].isspace()
+            or any(unicodedata.category(char) == "Cc" and char != "\t" for char in name + value)
+        ):
+            unusable.append(printable(name, 60) or "?")
+    return [repr(name) for name in unusable]
+
+
 def error_for_status(
-    site: str, path: str, response: requests.Response, *, missing_means_no_license: bool
+    site: str, path: str, answer: Answer, *, missing_means_no_license: bool
 ) -> QrsError:
-    status = response.status_code
-    said = _short_text(response)
-    detail = f"GET {path} answered {status} {response.reason or ''}".rstrip() + said
+    status = answer.status
+    said = _short_text(answer)
+    detail = f"GET {path} answered {status} {printable(answer.reason, 60)}".rstrip() + said
+    if 300 <= status <= 399:
+        # Most likely a proxy's or identity provider's login page: name where it points, but
+        # not the path or query, which may carry a session or token.
+        return QrsHttpError(
+            site,
+            f"{detail}, a redirect to {_location_host(answer)}; QRS never redirects, so "
+            "something in front of it (a proxy, a login page) is answering",
+            status=status,
+        )
     if status in (401, 403):
         return QrsAuthError(
             site,
@@ -214,6 +262,13 @@ def _tls_failure(endpoint: QrsEndpoint, error: ssl.SSLError) -> QrsError:
     )
 
 
+def _handshake_timed_out(chain: list[BaseException]) -> bool:
+    """The TLS handshake ran out of time. CPython bounds the whole handshake by the socket's
+    timeout (the connect timeout, then); urllib3 reports it as a read timeout with that value,
+    and only the ssl module's own message tells the two apart."""
+    return any(isinstance(e, TimeoutError) and "handshake" in str(e) for e in chain)
+
+
 def _first(chain: list[BaseException], kind: type[_E]) -> _E | None:
     for error in chain:
         if isinstance(error, kind):
@@ -228,14 +283,30 @@ def _has_errno(chain: list[BaseException], number: int) -> bool:
 
 
 def _innermost(chain: list[BaseException]) -> str:
+    """The innermost OS error's own words; other exceptions of requests and urllib3 may quote
+    the URL or headers, so they are named by type only."""
     last = chain[-1]
-    return str(last) or type(last).__name__
+    if isinstance(last, OSError) and not isinstance(last, requests.RequestException):
+        text = last.strerror or str(last)
+        if text:
+            return printable(text, 200)
+    return type(last).__name__
 
 
-def _short_text(response: requests.Response) -> str:
-    """A little of a text error body (QRS explains 403s there); never JSON or HTML dumps."""
-    content_type = response.headers.get("Content-Type", "")
+def _location_host(answer: Answer) -> str:
+    location = answer.headers.get("Location", "")
+    try:
+        host = urlsplit(location).hostname
+    except ValueError:
+        host = None
+    return f"host {printable(host, 100)!r}" if host else "a relative or unreadable location"
+
+
+def _short_text(answer: Answer) -> str:
+    """A little of a text error body (QRS explains 403s there); never JSON or HTML dumps, and
+    only printable characters (a body can carry terminal escape codes)."""
+    content_type = answer.headers.get("Content-Type", "")
     if not content_type.startswith("text/plain"):
         return ""
-    text = " ".join(response.text.split())[:120]
+    text = printable(answer.body[:2048].decode("utf-8", errors="replace"), 120)
     return f": {text}" if text else ""

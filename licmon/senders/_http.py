@@ -1,17 +1,26 @@
-"""HTTP helpers shared by the webhook and InfluxDB 1.x senders.
+"""HTTP helpers shared by the webhook and InfluxDB senders.
 
-requests puts the full URL (query string included) into its exception messages, and webhook
-URLs often carry a token, so failures are described from the underlying OS/TLS error
-instead of from `str(exc)`.
+requests puts the full URL (query string included) into its exception messages, and a
+header's value into InvalidHeader's; webhook URLs often carry a token and headers carry
+InfluxDB's. Failures are therefore described from the underlying OS/TLS error instead of
+from `str(exc)`, and answers are read through `licmon.bounded_http`: a deadline for the
+whole call and a few KB of body at most.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import requests
+
+from licmon.bounded_http import DeadlineExceeded
+from licmon.core.text import printable
+
+# What a sender reads of any answer: enough for an error message, never a flood.
+BODY_LIMIT = 8 * 1024
 
 
 def redact_url(url: str) -> str:
@@ -56,6 +65,23 @@ def _root_cause(exc: BaseException) -> BaseException:
     return found
 
 
+def _handshake_timed_out(exc: BaseException) -> bool:
+    """CPython bounds a whole TLS handshake by the socket timeout; urllib3 reports running
+    out of it as a read timeout, and only the ssl module's message tells the two apart."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, TimeoutError) and "handshake" in str(current):
+            return True
+        stack.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
+        stack.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return False
+
+
 def _os_error_text(exc: BaseException) -> str | None:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS certificate verification failed: {exc.verify_message}"
@@ -68,12 +94,38 @@ def _os_error_text(exc: BaseException) -> str | None:
     return None
 
 
+def location_host(headers: Mapping[str, str]) -> str:
+    """Where a redirect points, by host only: its path and query may carry a token."""
+    try:
+        host = urlsplit(headers.get("Location", "")).hostname
+    except ValueError:
+        host = None
+    return f"host {printable(host, 100)!r}" if host else "a relative or unreadable location"
+
+
 def describe_request_exception(exc: requests.RequestException, timeout: float) -> tuple[bool, str]:
-    """(transient, one-line reason without the URL) for a failed requests call."""
+    """(transient, one-line reason without the URL or a header value) for a failed call."""
+    if isinstance(exc, DeadlineExceeded):
+        return True, (
+            f"no complete answer within {exc.seconds:g} s (connect and read timeouts of "
+            f"{timeout:g} s each)"
+        )
+    if isinstance(_root_cause(exc), ConnectionRefusedError):
+        # Before the timeout branches: urllib3's NewConnectionError (a refused connection)
+        # is a subclass of its ConnectTimeoutError.
+        return True, "connection refused"
+    if isinstance(exc, requests.exceptions.InvalidHeader):
+        # Its text quotes the header's value: a token, often.
+        return False, (
+            "invalid request: a header value HTTP cannot carry (a line break or another "
+            "control character)"
+        )
     if isinstance(exc, requests.exceptions.SSLError):
         # A certificate the configured CA does not vouch for will not change by retrying.
         text = _os_error_text(_root_cause(exc)) or "TLS handshake failed"
         return False, text
+    if isinstance(exc, requests.exceptions.Timeout) and _handshake_timed_out(exc):
+        return True, f"TLS handshake not completed within {timeout:g} s"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True, f"connection not established within {timeout:g} s"
     if isinstance(exc, requests.exceptions.Timeout):
@@ -82,8 +134,7 @@ def describe_request_exception(exc: requests.RequestException, timeout: float) -
         exc,
         requests.exceptions.InvalidURL
         | requests.exceptions.MissingSchema
-        | requests.exceptions.InvalidSchema
-        | requests.exceptions.InvalidHeader,
+        | requests.exceptions.InvalidSchema,
     ):
         return False, f"invalid request ({exc.__class__.__name__})"
     if isinstance(exc, requests.exceptions.ConnectionError):

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from licmon.core.text import printable
+
 
 def _one_line(text: str) -> str:
-    # Server error bodies often span lines; a log record and a task result want one.
-    return " ".join(text.split())
+    # Server error bodies often span lines and may carry terminal escape codes; a log
+    # record, a task result and a terminal want one line of printable text.
+    return printable(text, 1000)
 
 
 class DeliveryError(Exception):

@@ -1,7 +1,7 @@
-"""InfluxDB writers: 1.x over its HTTP API with requests, 2.x and 3.x with influxdb-client.
+"""InfluxDB writers: 1.x (`/write`, `/query`) and 2.x/3.x (`/api/v2/write`, in
+`influxdb_v2`), over HTTP with requests, bounded like every call (`licmon.bounded_http`).
 
-influxdb-client is imported only when a 2.x/3.x writer is made (`influxdb_v2`). Points
-carry the check's tick as their timestamp at second precision, so a redelivered write
+Points carry the check's tick as their timestamp at second precision, so a redelivered write
 overwrites the same point instead of adding a second one.
 """
 
@@ -16,7 +16,9 @@ from typing import Protocol
 
 import requests
 
-from licmon.senders._http import describe_request_exception, redact_url
+from licmon.bounded_http import Answer, bounded_request, bounded_session
+from licmon.core.text import printable
+from licmon.senders._http import BODY_LIMIT, describe_request_exception, redact_url
 from licmon.senders.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
@@ -78,15 +80,16 @@ def _quote_identifier(name: str) -> str:
     return f'"{escaped}"'
 
 
-def _error_text(response: requests.Response) -> str:
+def _error_text(answer: Answer) -> str:
+    """InfluxDB's own words for a failure, printable and short: it is logged and shown."""
     try:
-        body = response.json()
+        body = answer.json()
     except ValueError:
         body = None
     if isinstance(body, dict) and body.get("error"):
-        return str(body["error"])
-    header = response.headers.get("X-Influxdb-Error")
-    return header or response.text.strip()[:300] or (response.reason or "")
+        return printable(str(body["error"]), 300)
+    header = answer.headers.get("X-Influxdb-Error")
+    return printable(header or answer.text or answer.reason, 300)
 
 
 class _V1Writer:
@@ -104,7 +107,7 @@ class _V1Writer:
         self._prepare_lock = threading.Lock()
 
     def _new_session(self) -> requests.Session:
-        session = requests.Session()
+        session = bounded_session(requests.Session())
         if self._settings.username:
             password = self._settings.password
             session.auth = (
@@ -141,32 +144,45 @@ class _V1Writer:
 
     # -- HTTP --------------------------------------------------------------------------------
 
-    def _request(self, path: str, params: dict[str, str], data: bytes | None) -> requests.Response:
+    def _request(self, path: str, params: dict[str, str], data: bytes | None) -> Answer:
+        timeout = self._settings.timeout
         try:
-            return self._session.post(
-                f"{self._base}{path}", params=params, data=data, timeout=self._settings.timeout
+            return bounded_request(
+                self._session,
+                "POST",
+                f"{self._base}{path}",
+                params=params,
+                data=data,
+                timeout=(timeout, timeout),
+                limit=BODY_LIMIT,  # error texts and query results are small
+                oversize="truncate",
             )
         except requests.RequestException as exc:
-            transient, reason = describe_request_exception(exc, self._settings.timeout)
+            transient, reason = describe_request_exception(exc, timeout)
             error_type = TransientDeliveryError if transient else PermanentDeliveryError
             raise error_type(DESTINATION, self._target, reason) from None
+        except ValueError:
+            # Basic auth or a header that cannot be encoded; the text quotes part of it.
+            raise PermanentDeliveryError(
+                DESTINATION, self._target, "credentials HTTP cannot carry (not Latin-1)"
+            ) from None
 
-    def _post_write(self, line: str) -> requests.Response:
+    def _post_write(self, line: str) -> Answer:
         params = {"db": self._settings.database, "precision": "s"}
         if self._settings.retention_policy:
             params["rp"] = self._settings.retention_policy
         return self._request("/write", params, line.encode())
 
-    def _missing_container(self, response: requests.Response) -> bool:
-        if response.status_code < 400:
+    def _missing_container(self, response: Answer) -> bool:
+        if response.status < 400:
             return False
         text = _error_text(response)
         if text.startswith("database not found"):
             return True
         return text.startswith("retention policy not found") and self._manages_policy()
 
-    def _raise_for(self, response: requests.Response, what: str) -> None:
-        status = response.status_code
+    def _raise_for(self, response: Answer, what: str) -> None:
+        status = response.status
         if status < 300:
             return
         text = f"{what}: HTTP {status}: {_error_text(response)}"
@@ -184,18 +200,21 @@ class _V1Writer:
     def _query(self, statement: str) -> str | None:
         """Run one InfluxQL statement; the error text, or None on success."""
         response = self._request("/query", {"q": statement}, None)
-        if response.status_code == 401:
+        if response.status == 401:
             self._raise_for(response, "authentication")
-        if response.status_code >= 500:
+        if response.status >= 500:
             self._raise_for(response, "query")
-        if response.status_code >= 300:
+        if response.status >= 300:
             return _error_text(response)
         try:
-            results = response.json().get("results", [])
+            document = response.json()
+            results = document.get("results", []) if isinstance(document, dict) else None
         except ValueError:
+            results = None
+        if not isinstance(results, list):
             return "unreadable answer to a query"
         errors = [r["error"] for r in results if isinstance(r, dict) and r.get("error")]
-        return "; ".join(errors) or None
+        return printable("; ".join(str(error) for error in errors), 300) or None
 
     def _prepare(self) -> None:
         """CREATE DATABASE and the DEFAULT retention policy, as Butler does at start.

@@ -1,20 +1,22 @@
-"""InfluxDB 2.x (org + bucket) and 3.x (database as bucket) through influxdb-client.
+"""InfluxDB 2.x (org + bucket) and 3.x (database as bucket): `POST /api/v2/write`.
 
-A module of its own so that only a process configured for 2.x/3.x imports influxdb-client.
+One documented call, made with requests through `licmon.bounded_http` like every other: an
+overall deadline and a few KB of answer read at most. influxdb-client is not used for it:
+it reads any answer whole (`preload_content`), its "total" timeout restarts with every
+read, and a token it cannot send ended in an exception quoting the token. The line protocol
+is ours already (`line_protocol`, checked against influxdb-client's `Point` in the tests).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import json
 from collections.abc import Mapping
 
-import urllib3
-from influxdb_client import InfluxDBClient, WritePrecision
-from influxdb_client.client.exceptions import InfluxDBError
-from influxdb_client.client.write_api import SYNCHRONOUS
+import requests
 
+from licmon.bounded_http import Answer, bounded_request, bounded_session
+from licmon.core.text import printable
+from licmon.senders._http import BODY_LIMIT, describe_request_exception
 from licmon.senders.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -26,7 +28,7 @@ from licmon.senders.line_protocol import FieldValue, encode_line
 
 
 class V2Writer:
-    """InfluxDB 2.x (org + bucket) and 3.x (database as bucket) through influxdb-client."""
+    """InfluxDB 2.x (org + bucket) and 3.x (database as bucket) through the 2.x write API."""
 
     def __init__(self, settings: InfluxSettings) -> None:
         self._settings = settings
@@ -37,23 +39,20 @@ class V2Writer:
                     DESTINATION, _server_name(settings.url), "InfluxDB 2 needs an org and a bucket"
                 )
         else:
-            # 3.x ignores the org, but the client refuses to send a write without one.
+            # 3.x ignores the org; its 2.x-compatible endpoint takes the database as bucket.
             bucket, org = settings.database, settings.org or ""
-        self._bucket, self._org = bucket, org
         self._target = f"{_server_name(settings.url)} bucket={bucket}"
-        token = settings.token.get_secret_value() if settings.token else ""
-        self._client = InfluxDBClient(
-            url=settings.url,
-            token=token,
-            org=self._org,
-            timeout=int(settings.timeout * 1000),
-            retries=False,  # one attempt; the caller decides on retries
+        self._url = settings.url.rstrip("/") + "/api/v2/write"
+        self._params = {"bucket": bucket, "precision": "s"} | ({"org": org} if org else {})
+        self._session = bounded_session(requests.Session())
+        self._session.headers.update(
+            {"Content-Type": "text/plain; charset=utf-8", "Accept": "application/json"}
         )
-        self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
+        if settings.token is not None:
+            self._session.headers["Authorization"] = f"Token {settings.token.get_secret_value()}"
 
     def close(self) -> None:
-        self._write_api.close()
-        self._client.close()
+        self._session.close()
 
     def write(
         self,
@@ -65,43 +64,41 @@ class V2Writer:
         line = encode_line(measurement, tags, fields, timestamp)
         if not line:
             raise PermanentDeliveryError(DESTINATION, self._target, "no field has a value")
+        timeout = self._settings.timeout
         try:
-            self._write_api.write(
-                bucket=self._bucket,
-                org=self._org,
-                record=line,
-                write_precision=WritePrecision.S,
+            answer = bounded_request(
+                self._session,
+                "POST",
+                self._url,
+                params=self._params,
+                data=line.encode(),
+                timeout=(timeout, timeout),
+                limit=BODY_LIMIT,
+                oversize="truncate",
             )
-        except InfluxDBError as exc:
-            raise self._classify_api_error(exc) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._classify_transport_error(exc) from None
+        except requests.RequestException as exc:
+            transient, reason = describe_request_exception(exc, timeout)
+            error_type = TransientDeliveryError if transient else PermanentDeliveryError
+            raise error_type(DESTINATION, self._target, f"write: {reason}") from None
+        except ValueError:
+            # http.client refusing to encode the token; its text quotes part of it.
+            raise PermanentDeliveryError(
+                DESTINATION, self._target, "write: a token HTTP cannot carry (not Latin-1)"
+            ) from None
+        if answer.status >= 300:
+            raise self._error_for(answer)
 
-    def _classify_api_error(self, exc: InfluxDBError) -> DeliveryError:
-        response = getattr(exc, "response", None)
-        status = getattr(exc, "status", None) or getattr(response, "status", None)
-        message = exc.message
-        if isinstance(message, bytes):
-            message = message.decode(errors="replace")
+    def _error_for(self, answer: Answer) -> DeliveryError:
         # 2.x answers {"code": ..., "message": ...}; anything else is shown as it came.
-        with contextlib.suppress(ValueError, AttributeError, TypeError):
-            message = json.loads(message).get("message", message)
-        text = f"write: HTTP {status}: {message}" if status else f"write: {message}"
-        if status is None or is_transient_http_status(int(status)):
+        message = ""
+        try:
+            document = answer.json()
+            if isinstance(document, dict):
+                message = str(document.get("message") or "")
+        except ValueError:
+            pass
+        message = printable(message or answer.text or answer.reason, 300)
+        text = f"write: HTTP {answer.status}: {message}"
+        if is_transient_http_status(answer.status):
             return TransientDeliveryError(DESTINATION, self._target, text)
         return PermanentDeliveryError(DESTINATION, self._target, text)
-
-    def _classify_transport_error(self, exc: BaseException) -> DeliveryError:
-        timeout = self._settings.timeout
-        if isinstance(exc, urllib3.exceptions.SSLError):
-            reason = exc.args[0] if exc.args else exc
-            return PermanentDeliveryError(DESTINATION, self._target, f"TLS error: {reason}")
-        if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
-            text = f"connection not established within {timeout:g} s"
-        elif isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
-            text = f"no answer within {timeout:g} s"
-        elif isinstance(exc, urllib3.exceptions.NewConnectionError):
-            text = "connection failed (refused or unreachable)"
-        else:
-            text = f"connection failed ({exc.__class__.__name__})"
-        return TransientDeliveryError(DESTINATION, self._target, text)

@@ -13,7 +13,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from licmon.senders._http import describe_request_exception, redact_url
+from licmon.bounded_http import bounded_request, bounded_session
+from licmon.senders._http import BODY_LIMIT, describe_request_exception, location_host, redact_url
 from licmon.senders.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
@@ -82,35 +83,52 @@ def send_webhook(
             DESTINATION, name, f"unsupported HTTP method {target.method!r} (GET, POST or PUT)"
         )
     url = target.url.get_secret_value().strip()
-    request_args: dict[str, object] = {
-        "headers": dict(headers),
-        "timeout": target.timeout,
-        "verify": _verify(target),
-    }
+    request_args: dict[str, object] = {"headers": dict(headers), "verify": _verify(target)}
     if method == "GET":
         url = _merge_query(url, params)
     else:
         request_args["json"] = dict(params)
 
     own_session = session is None
-    http = requests.Session() if session is None else session
+    http = bounded_session(requests.Session() if session is None else session)
     try:
-        response = http.request(method, url, **request_args)  # type: ignore[arg-type]
+        # Redirects are not followed: one to another host would carry our headers and body
+        # there (a 302 to a cloud metadata address was followed, POST turned into GET).
+        answer = bounded_request(
+            http,
+            method,
+            url,
+            timeout=(target.timeout, target.timeout),
+            limit=BODY_LIMIT,  # only the status matters; the rest is not read
+            oversize="truncate",
+            **request_args,
+        )
     except requests.RequestException as exc:
         transient, reason = describe_request_exception(exc, target.timeout)
         error_type = TransientDeliveryError if transient else PermanentDeliveryError
         # `from None`: the chained requests exception prints the full URL in tracebacks.
         raise error_type(DESTINATION, name, f"{method}: {reason}") from None
+    except ValueError:
+        # http.client refusing to encode a header; its text quotes part of the value.
+        raise PermanentDeliveryError(
+            DESTINATION, name, f"{method}: a header value HTTP cannot carry (not Latin-1)"
+        ) from None
     finally:
         if own_session:
             http.close()
 
-    status = response.status_code
-    response.close()
+    status = answer.status
     if 200 <= status < 300:
         log.debug("webhook %s answered %s to %s", name, status, method)
         return
-    detail = f"{method}: HTTP {status} {response.reason or ''}".rstrip()
+    detail = f"{method}: HTTP {status} {answer.reason}".rstrip()
+    if 300 <= status < 400:
+        raise PermanentDeliveryError(
+            DESTINATION,
+            name,
+            f"{detail}, a redirect to {location_host(answer.headers)}: not followed; "
+            "configure the webhook's new address if it moved",
+        )
     if is_transient_http_status(status):
         raise TransientDeliveryError(DESTINATION, name, detail)
     raise PermanentDeliveryError(DESTINATION, name, detail)

@@ -90,6 +90,9 @@ class SimulatedLicense:
 
     valid_to: Sequence[DateLike] = field(default_factory=_default_valid_to)
     date_format: str = "qlik"
+    # Valid To (or VALIDTO) texts written as given instead of `valid_to`'s: partial or broken
+    # dates such as "16 March" or "2027", which the client must refuse to complete.
+    valid_to_texts: Sequence[str] = ()
     is_expired: bool = False
     expired_reason: str = ""
     lef_only: bool = False
@@ -113,6 +116,7 @@ class SimulatedLicense:
         if isinstance(self.valid_to, dt.date):
             self.valid_to = (self.valid_to,)
         self.valid_to = tuple(self.valid_to)
+        self.valid_to_texts = tuple(self.valid_to_texts)
 
     @classmethod
     def perpetual(cls, **kwargs: Any) -> SimulatedLicense:
@@ -126,6 +130,8 @@ class SimulatedLicense:
 
     def formatted_valid_to(self) -> list[str]:
         """The Valid To dates as the server prints them (tests compare against these)."""
+        if self.valid_to_texts:
+            return list(self.valid_to_texts)
         fmt = DATE_FORMATS[self.date_format]
         return [fmt(_as_datetime(d)) for d in self.valid_to]
 
@@ -146,7 +152,7 @@ class SimulatedLicense:
         if not self.lef_only:
             return ""
         fmt = DATE_FORMATS[self.lef_date_format]
-        ends = [fmt(_as_datetime(d)) for d in self.valid_to]
+        ends = list(self.valid_to_texts) or [fmt(_as_datetime(d)) for d in self.valid_to]
         attributes = [("PRODUCTLEVEL", "50"), ("PROFESSIONAL", "100"), ("ANALYZER", "100")]
         # More dates than attribute lines: extra per-feature lines carry the rest.
         attributes += [(f"FEATURE{i}", "1") for i in range(len(ends) - len(attributes))]

@@ -44,7 +44,26 @@ FAULTS: tuple[str, ...] = (
     # closes a kept-alive connection instead of answering its second request: an idle
     # timeout on the server racing the client's next request
     "drop-reused",
+    # Hostile or broken peers (what tests/hostile checks the client against):
+    "drip",  # the right answer, its body one byte every slow_seconds
+    "drip-headers",  # the status line and headers one byte every slow_seconds
+    "huge",  # 200 JSON of HUGE_BYTES, without Content-Length, ended by closing
+    "nested-json",  # 200 JSON nested deeper than any parser recurses
+    "escapes",  # 500 text/plain carrying terminal escape codes and BEL
+    "redirect",  # 302 to a login page whose query carries a token
+    "empty-object",  # 200 {}
+    "error-object",  # 200 {"error": "Unauthorized"}, as some proxies answer
+    "not-a-license",  # 200 {"id": ..., "serial": ...}: an object without license fields
+    "non-object",  # 200 a JSON string
 )
+HUGE_BYTES = 64 * 2**20
+NESTING = 100_000
+# A 500 whose text would set a terminal's title, clear its screen and ring its bell.
+ESCAPES_BODY = (
+    b"\x1b]0;pwned by the repository\x07\x1b[2J\x1b[H\x1b[31mThe repository service is "
+    b"not available.\x1b[0m\x07"
+)
+REDIRECT_LOCATION = "https://login.example.com/adfs/ls/?SAMLRequest=redirect-secret-token"
 
 BUILD_VERSION = "34.21.1.0"  # Qlik Sense Enterprise on Windows, May 2024
 _XRFKEY = re.compile(r"[A-Za-z0-9]{16}")
@@ -209,15 +228,57 @@ class _Handler(BaseHTTPRequestHandler):
             site.stopping.wait()
             self.close_connection = True
             return
+        if fault == "huge":
+            self._record(split.path, query, 200)
+            self._send_huge()
+            return
 
         status, content_type, body = self._answer(path, query, fault, license_)
         self._record(split.path, query, status)
+        if fault in ("drip", "drip-headers"):
+            self._drip(status, content_type, body, slow_seconds, headers_too=fault != "drip")
+            return
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if fault == "redirect":
+            self.send_header("Location", REDIRECT_LOCATION)
         self.end_headers()
         self.wfile.write(body)
         self.answered_on_connection += 1
+
+    def _drip(
+        self, status: int, content_type: str, body: bytes, interval: float, *, headers_too: bool
+    ) -> None:
+        """Send the answer a byte at a time: each read of the client gets something in time."""
+        head = (
+            f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        self.close_connection = True
+        if not headers_too:
+            self.wfile.write(head)
+            self.wfile.flush()
+        for byte in (head if headers_too else b"") + body:
+            if self.server.site.stopping.wait(interval):
+                return
+            self.wfile.write(bytes((byte,)))
+            self.wfile.flush()
+
+    def _send_huge(self) -> None:
+        """HUGE_BYTES of valid JSON, without Content-Length: only reading it tells its size."""
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        chunk = b"x" * 65536
+        self.wfile.write(b'{"id": "huge", "padding": "')
+        for _ in range(HUGE_BYTES // len(chunk)):
+            if self.server.site.stopping.is_set():
+                return
+            self.wfile.write(chunk)
+        self.wfile.write(b'"}')
 
     def _answer(
         self, path: str, query: dict[str, list[str]], fault: str, license_: SimulatedLicense
@@ -233,6 +294,10 @@ class _Handler(BaseHTTPRequestHandler):
             page = b"<!DOCTYPE html><html><head><title>Error</title></head><body>"
             page += b"<h1>Service Unavailable</h1></body></html>"
             return 200, "text/html; charset=utf-8", page
+        if fault == "escapes":
+            return 500, "text/plain", ESCAPES_BODY
+        if fault == "redirect":
+            return 302, "text/html; charset=utf-8", b"<a href='/adfs/ls/'>Object moved</a>"
 
         keys = query.get("xrfkey", [])
         header_key = self.headers.get("X-Qlik-Xrfkey")
@@ -249,6 +314,10 @@ class _Handler(BaseHTTPRequestHandler):
             return 404, "text/plain", b"Not Found"
         if fault == "malformed":
             return 200, "application/json; charset=utf-8", b'{"id": "4a1b9f0e", "keyDet'
+        if fault == "nested-json":
+            return 200, "application/json", b"[" * NESTING + b"]" * NESTING
+        if fault in _DOCUMENTS:
+            document = _DOCUMENTS[fault]
         return 200, "application/json; charset=utf-8", json.dumps(document).encode()
 
     def _record(self, path: str, query: dict[str, list[str]], status: int) -> None:
@@ -264,6 +333,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("site %s: %s", self.server.site.name, format % args)
+
+
+_DOCUMENTS: dict[str, Any] = {
+    "empty-object": {},
+    "error-object": {"error": "Unauthorized"},
+    "not-a-license": {"id": "x", "serial": "1"},
+    "non-object": "Unauthorized",
+}
 
 
 def _about() -> dict[str, Any]:
