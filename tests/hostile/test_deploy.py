@@ -91,9 +91,9 @@ def test_an_env_line_cannot_change_the_scripts_path(tmp_path: Path) -> None:
     assert check_env(str(path)).returncode == 0
 
 
-def test_make_check_env(tmp_path: Path) -> None:
+def test_make_check_env(tmp_path: Path, pytestconfig: pytest.Config) -> None:
     if shutil.which("make") is None:
-        pytest.skip("make is not installed")
+        service_missing(pytestconfig, "make")
     bad = subprocess.run(
         ["make", "-s", "check-env", f"ENV_FILE={DEPLOY / 'example.env'}"],
         cwd=REPO,
