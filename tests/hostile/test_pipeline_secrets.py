@@ -238,6 +238,7 @@ def run(
     license = SimulatedLicense(valid_to=[dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)])
     redis_url = f"redis://:{s['broker_password']}@127.0.0.1:{redis_port}/0"
     flower_port = free_port()
+    deployment: Deployment | None = None
     try:
         with run_simulator([SiteSpec("alpha", license=license)], certs) as simulator:
             deployment = Deployment(
@@ -295,11 +296,12 @@ def run(
                 receiver=receiver,
                 qrs_requests=simulator.sites["alpha"].requests,
             )
-            try:
-                yield result
-            finally:
-                deployment.stop_all()
+            yield result
     finally:
+        # Celery first, while its broker still answers (Flower hangs on a vanished one);
+        # also when the setup above failed half-way.
+        if deployment is not None:
+            deployment.stop_all()
         next(receivers, None)
         broker.stop()
         stop_process(redis_process)
