@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
 from licmon.config.errors import ConfigError, Problem, Problems
-from licmon.config.model import BrokerSettings, MonitorConfig, RetryPolicy
+from licmon.config.model import BeatSettings, BrokerSettings, MonitorConfig, RetryPolicy
 from licmon.config.schema import document_model
 from licmon.config.sites import build_sites
 from licmon.core.dates import DateOrder
@@ -99,6 +99,7 @@ def load_config_text(
             result_backend=ours.broker.resultBackend,
             task_events=ours.broker.taskEvents,
         ),
+        beat=BeatSettings(lease_seconds=ours.beat.leaseSeconds),
         source=source,
         warnings=tuple(problems.warnings),
     )
