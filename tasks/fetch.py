@@ -7,6 +7,8 @@ Four layers, each failing in its own way:
    is retried as a broker error (kombu's publish retry, then the task's own retry carrying
    the status), never by fetching again;
 4. complete the claim (`LicmonTask.__call__`).
+
+Before the claim, a message on the wrong queue is forwarded to its site's zone (tasks/gate.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from licmon.checks import DEFAULT_KIND, CheckKind, check_kind
 from licmon.config.model import MonitorConfig, Site
 from licmon.destinations import DESTINATIONS
 from licmon.qrs.client import QrsClient
-from tasks.base import LicmonTask, quickly
+from tasks import gate
+from tasks.base import Done, LicmonTask, quickly
 from tasks.deliver import DELIVERY_TASKS
 from worker import runtime
 from worker.app import app
@@ -55,6 +58,9 @@ class FetchTask(LicmonTask):
             "target": host,
             "check_id": str(arguments.get("check_id") or ""),
         }
+
+    def before_claim(self, arguments: dict[str, Any]) -> dict[str, Any] | Done:
+        return gate.prepare(self, arguments)
 
 
 def read(kind: CheckKind, site: Site, config: MonitorConfig) -> Any:

@@ -1,4 +1,5 @@
-"""The fleet's keys: `licmon.sites[].zone`, `licmon.beat.leaseSeconds`."""
+"""The fleet's keys (`licmon.sites[].zone`, `licmon.beat.leaseSeconds`) and the routing they
+drive, without any process: the app's router is asked where each check goes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from celery import Celery
 
 from licmon.config import ConfigError, load_config
 
@@ -70,3 +72,40 @@ def test_lease_seconds(tmp_path: Path, certs: dict[str, str]) -> None:
         assert problems(tmp_path, {"sites": sites, "beat": {"leaseSeconds": bad}}) == [
             f"licmon.beat.leaseSeconds: expected a number of seconds from 3 to 300, got {bad!r}"
         ]
+
+
+def routing_app(config: Any) -> Celery:
+    from worker.settings import celery_settings
+
+    app = Celery("routing-test", set_as_current=False)
+    app.conf.update(celery_settings(config))
+    return app
+
+
+def test_the_router_sends_each_check_to_its_zone(tmp_path: Path, certs: dict[str, str]) -> None:
+    config = load(
+        tmp_path, {"sites": [site("a", certs, zone="east"), site("c", certs), site("b", certs)]}
+    )
+    router = routing_app(config).amqp.router
+
+    def queue(
+        site: str, task: str = "license.fetch", by_position: bool = False, **options: Any
+    ) -> str:
+        args, kwargs = ((site,), {}) if by_position else ((), {"site": site})
+        return router.route(options, task, args, kwargs)["queue"].name
+
+    assert queue("a") == "license.fetch.east"
+    assert queue("a", by_position=True) == "license.fetch.east"  # as a person may send it
+    assert queue("c") == "license.fetch"
+    assert queue("nowhere") == "license.fetch"  # and fails in the task, centrally
+    assert queue("a", task="deliver.webhook") == "deliver.webhook"  # deliveries stay central
+    # A sender naming the queue itself wins, as in Celery; the fetch task forwards it.
+    assert queue("a", queue="license.fetch") == "license.fetch"
+
+
+def test_beat_entries_name_no_queue(tmp_path: Path, certs: dict[str, str]) -> None:
+    from worker.beat import beat_schedule
+
+    config = load(tmp_path, {"sites": [site("a", certs, zone="east")]})
+    (entry,) = beat_schedule(config).values()
+    assert "queue" not in entry.get("options", {})

@@ -12,7 +12,7 @@ from celery import Celery
 from celery.signals import worker_init, worker_process_shutdown, worker_shutdown
 
 from licmon.resources import close_process_resources
-from worker import embedded_beat, runtime
+from worker import embedded_beat, runtime, zones
 
 TASK_MODULES = ("tasks.fetch", "tasks.deliver")
 
@@ -29,6 +29,7 @@ def _settings() -> dict[str, Any]:
 
 app.add_defaults(_settings)
 embedded_beat.install(app)
+zones.install(app)
 
 
 @worker_init.connect
