@@ -8,7 +8,8 @@ Four layers, each failing in its own way:
    the status), never by fetching again;
 4. complete the claim (`LicmonTask.__call__`).
 
-Before the claim, a message on the wrong queue is forwarded to its site's zone (tasks/gate.py).
+Before the claim, a message on the wrong queue is forwarded to its site's zone (tasks/gate.py);
+each check's outcome is kept for `licmon status` (licmon/state/fleet.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from licmon.checks import DEFAULT_KIND, CheckKind, check_kind
 from licmon.config.model import MonitorConfig, Site
 from licmon.destinations import DESTINATIONS
 from licmon.qrs.client import QrsClient
-from tasks import gate
+from tasks import fleet, gate
 from tasks.base import Done, LicmonTask, quickly
 from tasks.deliver import DELIVERY_TASKS
 from worker import runtime
@@ -61,6 +62,19 @@ class FetchTask(LicmonTask):
 
     def before_claim(self, arguments: dict[str, Any]) -> dict[str, Any] | Done:
         return gate.prepare(self, arguments)
+
+    def on_failure(
+        self,
+        exc: Exception,
+        task_id: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        einfo: Any,
+    ) -> None:
+        try:
+            super().on_failure(exc, task_id, args, kwargs, einfo)
+        finally:
+            fleet.failed(self.arguments(args, kwargs), exc)
 
 
 def read(kind: CheckKind, site: Site, config: MonitorConfig) -> Any:
@@ -138,7 +152,11 @@ def fetch_license(
     moment = datetime.now(UTC)
     tick = tick or instant_text(moment)
     check_id = check_id or make_check_id(site, moment)
-    judged = read(check, target_site, config) if status is None else check.from_json(status)
+    if status is None:
+        judged = read(check, target_site, config)
+        fleet.succeeded(check, site, judged.to_json(), check_id)
+    else:
+        judged = check.from_json(status)
     status = judged.to_json()
     deliveries = plan(check, config, judged)
     try:

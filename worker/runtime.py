@@ -12,6 +12,7 @@ from licmon.claims import Claims
 from licmon.config import ConfigError, MonitorConfig, load_config
 from licmon.deadletters import DeadLetters
 from licmon.resources import Resources, process_resources
+from licmon.state.fleet import FleetState
 from licmon.state.pending import PendingChecks
 
 _config: MonitorConfig | None = None
@@ -51,3 +52,7 @@ def dead_letters() -> DeadLetters:
 
 def pending() -> PendingChecks:
     return PendingChecks(resources().redis)
+
+
+def fleet() -> FleetState:
+    return FleetState(resources().redis)
