@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from licmon.cli.common import add_config_option, load_or_report
@@ -36,7 +37,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def exit_code(statuses: list[LicenseStatus]) -> int:
-    codes = {_EXIT_BY_STATUS.get(status.status.value, EXIT_UNKNOWN) for status in statuses}
+    return exit_code_of(status.status.value for status in statuses)
+
+
+def exit_code_of(levels: Iterable[str]) -> int:
+    """The most severe of `levels` (`ok`, `warning`, `expired`; anything else is 3)."""
+    codes = {_EXIT_BY_STATUS.get(level, EXIT_UNKNOWN) for level in levels}
     return next((code for code in _SEVERITY if code in codes), EXIT_OK)
 
 

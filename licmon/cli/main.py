@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = (
     "licmon.cli.schedule",
     "licmon.cli.simulator",
     "licmon.cli.deadletters",
+    "licmon.cli.status",
 )
 
 
