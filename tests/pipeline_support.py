@@ -114,11 +114,11 @@ class Deployment:
         name = f"test{len(self.processes)}@%h"
         return self.start("worker", "-c", str(concurrency), "-n", name, *extra, ready="ready.")
 
-    def start_beat(self, own_state: bool = False) -> subprocess.Popen[bytes]:
+    def start_beat(self, *extra: str, own_state: bool = False) -> subprocess.Popen[bytes]:
         """A beat; with `own_state`, a state file of its own, as beats on separate hosts
         have (beats of one deployment share their schedule through Redis)."""
         env = {"LICMON_BEAT_STATE": str(self.root / f"beat-{len(self.processes)}")}
-        return self.start("beat", ready="beat: Starting", env=env if own_state else None)
+        return self.start("beat", *extra, ready="beat: Starting", env=env if own_state else None)
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:
         """kill -9: no shutdown handler runs."""
