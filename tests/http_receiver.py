@@ -97,6 +97,13 @@ class HttpReceiver:
 def _handler_for(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # One write per answer. Unbuffered, the status line and headers would leave in one
+        # send() and the body in a second; with Nagle on, the second waits for the ACK of the
+        # first, which a kept-alive client delays (~40 ms on Linux): every webhook call to this
+        # receiver took 40 ms more. Buffered, the answer leaves whole at the flush below; and
+        # TCP_NODELAY (StreamRequestHandler.setup) sends it without waiting for any ACK.
+        wbufsize = 1 << 16
+        disable_nagle_algorithm = True
 
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -124,6 +131,7 @@ def _handler_for(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+            self.wfile.flush()  # the whole answer in one send
 
         do_GET = do_POST = do_PUT = do_DELETE = _handle
 
