@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +55,7 @@ class Recorded:
     query: str
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0  # time.monotonic() once the whole request was read (benchmarks use it)
 
     @property
     def params(self) -> list[tuple[str, str]]:
@@ -108,6 +110,7 @@ def _handler_for(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            arrived = time.monotonic()
             parts = urlsplit(self.path)
             with receiver.lock:
                 receiver.requests.append(
@@ -117,6 +120,7 @@ def _handler_for(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
                         query=parts.query,
                         headers={k.lower(): v for k, v in self.headers.items()},
                         body=body,
+                        at=arrived,
                     )
                 )
             behaviour = receiver.behaviours.get(parts.path, Behaviour())
