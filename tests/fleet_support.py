@@ -4,6 +4,7 @@ read whole databases), `licmon status` run as a command, and the deliveries per 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import redis
 from licmon.simulator import QlikCerts
 from licmon.simulator.server import Simulator
 from tests.http_receiver import HttpReceiver
-from tests.pipeline_support import Deployment, hook, wait_for
+from tests.pipeline_support import Deployment, hook, ran_as, wait_for
 from tests.services import free_port, stop_process
 
 LICMON = str(Path(sys.executable).parent / "licmon")
@@ -140,4 +141,31 @@ def fleet_document(
             "timeouts": {"webhook": 2, "qrsRead": 2},
             "retries": {"quickAttempts": 1, "retries": 0, "backoffSeconds": 1},
         },
+    }
+
+
+def published(log: str) -> list[str]:
+    """Check ids a beat put in a queue: sent, or sent again for a lost message."""
+    return re.findall(r"(\S+@\S+): (?:sent to \S+ as task|the waiting check of .* sent again)", log)
+
+
+def tick_accounting(
+    beat_logs: list[str], worker_logs: str, received: Counter[str]
+) -> dict[str, Any]:
+    """Every check the beats sent against every check delivered: messages sent, checks
+    delivered, and the lists that must stay empty: sent by two beats, delivered twice,
+    sent but never delivered (lost; a check that waited counts as the newer tick it ran
+    as), delivered but never sent."""
+    sent = [check for log in beat_logs for check in published(log)]
+    everything = "\n".join([*beat_logs, worker_logs])
+    ran = {check: ran_as(everything, check) for check in sent}
+    return {
+        "messages sent": len(sent),
+        "checks delivered": len(received),
+        "sent by two beats": sorted(
+            check for check in set(sent) if sum(check in published(log) for log in beat_logs) > 1
+        ),
+        "delivered twice": sorted(check for check, count in received.items() if count > 1),
+        "lost": sorted(check for check in sent if ran[check] not in received),
+        "delivered but never sent": sorted(set(received) - set(ran.values())),
     }

@@ -81,6 +81,8 @@ class Deployment:
             "LICMON_RESULT_BACKEND": self.result_backend,
             "LICMON_BEAT_STATE": str(self.root / "beat-schedule"),
             "PYTHONUNBUFFERED": "1",
+            # Log lines stamped in UTC, as the ticks are: tests compare the two.
+            "TZ": "UTC",
         }
 
     def write_config(self) -> None:
