@@ -24,7 +24,7 @@ from celery import Celery
 from licmon.state.pending import Outcome
 from licmon.state.queues import fetch_queue, task_ids
 from worker import runtime
-from worker.settings import FETCH_TASK
+from worker.settings import FETCH_TASK, is_redis
 
 log = logging.getLogger("licmon.dispatch")
 
@@ -91,10 +91,17 @@ def send_check(
 ) -> Dispatch:
     """Publish a check of `site` unless one already waits for it, which then runs this
     (newer) tick instead. `lease` and `entry` fence a beat (`PendingChecks.offer`)."""
-    pending = runtime.pending()
-    queue = fetch_queue(runtime.config().site(site).zone)
-    scan = scan or QueueScan(runtime.resources().redis)
+    config = runtime.config()
+    queue = fetch_queue(config.site(site).zone)
     task_id = str(uuid.uuid4())
+    if not is_redis(config.broker.url.get_secret_value()):
+        # The demo's embedded broker: no queue in Redis to look into, and each process has
+        # a state store of its own. One beat, one worker: publish every check.
+        publish(app, kind, site, check_id, tick, task_id, producer)
+        log.info("%s: sent to %s as task %s", check_id, queue, task_id)
+        return Dispatch(Sent.PUBLISHED, task_id, queue)
+    pending = runtime.pending()
+    scan = scan or QueueScan(runtime.resources().redis)
     offer = pending.offer(kind, site, check_id, tick, queue, task_id, lease=lease, entry=entry)
     if offer.outcome is Outcome.NOT_LEADER:
         log.warning("%s: not sent, this beat no longer holds the lease", check_id)
