@@ -124,17 +124,23 @@ class Leader:
         producer: Any = None,
     ) -> Dispatch:
         """Send a tick of `entry` (or the startup check, without one), fenced by the lease."""
-        sent = dispatch.send_check(
-            self.scheduler.app,
-            kind,
-            site,
-            check_id,
-            tick,
-            lease=(self.lease.key, self.token),
-            entry=None if entry is None else entry.name,
-            scan=self.scan,
-            producer=producer,
-        )
+        try:
+            sent = dispatch.send_check(
+                self.scheduler.app,
+                kind,
+                site,
+                check_id,
+                tick,
+                lease=(self.lease.key, self.token),
+                entry=None if entry is None else entry.name,
+                scan=self.scan,
+                producer=producer,
+            )
+        except Exception:
+            # Recorded but maybe not published (broker or Redis down): adopt again at the
+            # next tick, which reloads the last ticks and sends any lost waiting check.
+            self.adopted = False
+            raise
         if sent.sent is Sent.NOT_LEADER:
             self._stand_by()
         return sent
