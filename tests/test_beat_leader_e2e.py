@@ -44,8 +44,12 @@ pytest_plugins = ["tests.pipeline_fixtures", "tests.fleet_fixtures"]
 
 PATH = "/leader"
 TICKING = ("t1", "t2")
-# Far above the 3 s lease plus a renewal period on a loaded machine; the bound.
+# The bound, for the wait: far above anything measured.
 TAKEOVER_BOUND = 30
+# What the README promises: the lease (3 s here) and a third of it, when the standby looks
+# again; plus 3 s for a loaded machine's scheduling.
+LEASE = 3
+PROMISED = LEASE * 4 / 3 + 3
 
 
 @dataclass(frozen=True)
@@ -209,7 +213,7 @@ def test_two_beats_one_leads_and_a_standby_takes_over_after_kill_9(beats: Beats)
     )
 
     handover = beats.kill_leader()
-    assert handover.new is standby and handover.seconds < TAKEOVER_BOUND
+    assert handover.new is standby and handover.seconds < PROMISED
     beats.wait_ticks(2, after=datetime.now(UTC))
     # The new leader adopted the schedule: it resent the lost check of h1, and the ticks
     # missed during the handover ran once, as the newest of them.
@@ -233,7 +237,7 @@ def test_three_beats_and_repeated_kills_of_the_leader(beats: Beats) -> None:
         beats.check_handover(handover)
     startups = [len(re.findall(r"startup check of", log)) for log in beats.beat_logs()]
     assert startups == [3] + [0] * (len(beats.started) - 1)
-    assert max(handover.seconds for handover in handovers) < TAKEOVER_BOUND
+    assert max(handover.seconds for handover in handovers) < PROMISED
     figures = account(beats)
     print(
         f"\nthree beats, {len(handovers)} kills: takeover "

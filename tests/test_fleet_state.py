@@ -149,3 +149,22 @@ def test_fetch_queues_read_as_kombu_wrote_them(redis_client: redis.Redis, redis_
         assert queued_sites(redis_client, queue) == {"b"}
         taken.ack()
     assert task_ids(redis_client, queue) == {"t2", "t3"}
+
+
+def test_beat_reads_a_queue_at_most_once_a_second(redis_client: redis.Redis) -> None:
+    from worker.dispatch import QueueScan
+
+    def reads() -> int:
+        return int(redis_client.info("commandstats").get("cmdstat_lrange", {}).get("calls", 0))
+
+    redis_client.rpush("license.fetch.east", '{"headers": {"id": "t1"}}')
+    scan = QueueScan(redis_client, seconds=1.0)
+    before = reads()
+    for _ in range(100):  # a burst of sites of one zone, offered at one tick
+        assert scan.contains("license.fetch.east", "t1")
+        assert not scan.contains("license.fetch.east", "t2")
+    scan.add("license.fetch.east", "t2")  # published by this beat meanwhile
+    assert scan.contains("license.fetch.east", "t2")
+    assert reads() - before == 1
+    time.sleep(1.1)
+    assert scan.contains("license.fetch.east", "t1") and reads() - before == 2
