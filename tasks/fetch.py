@@ -152,12 +152,11 @@ def fetch_license(
     moment = datetime.now(UTC)
     tick = tick or instant_text(moment)
     check_id = check_id or make_check_id(site, moment)
-    if status is None:
-        judged = read(check, target_site, config)
-        fleet.succeeded(check, site, judged.to_json(), check_id)
-    else:
-        judged = check.from_json(status)
+    fresh = status is None
+    judged = read(check, target_site, config) if status is None else check.from_json(status)
     status = judged.to_json()
+    if fresh:  # a retry carrying the status was recorded when it was read
+        fleet.succeeded(check, site, status, check_id)
     deliveries = plan(check, config, judged)
     try:
         sent = publish(deliveries, site, kind, status, check_id, tick)

@@ -72,13 +72,18 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
+def is_stale(site: Site, state: SiteState, now: datetime) -> bool:
+    if state.last_success is None:
+        return False  # never succeeded: its failures say `unknown`
+    stale = stale_at(site.frequency, state.last_success)
+    return stale is not None and now > stale
+
+
 def site_view(site: Site, state: SiteState | None, waiting: bool, now: datetime) -> dict[str, Any]:
     status = (state.status or {}) if state else {}
     if state is None or state.last_checked is None:
         level = "never"
-    elif state.last_success is not None and (
-        (stale := stale_at(site.frequency, state.last_success)) is not None and now > stale
-    ):
+    elif is_stale(site, state, now):
         level = "stale"
     else:
         level = str(status.get("status") or "unknown")

@@ -48,11 +48,8 @@ def task_ids(client: redis.Redis, queue: str) -> set[str]:
         pipe.lrange(queue, 0, -1)
         pipe.hvals(Channel.unacked_key)
         queued, unacked = pipe.execute()
-    ids = {_task_id(envelope) for envelope in _envelopes(queued)}
-    for item in _envelopes_of_unacked(unacked):
-        ids.add(_task_id(item))
-    ids.discard(None)
-    return ids  # type: ignore[return-value]
+    envelopes = [*_envelopes(queued), *_envelopes_of_unacked(unacked)]
+    return {task_id for envelope in envelopes if (task_id := _task_id(envelope))}
 
 
 def _envelopes_of_unacked(values: Iterable[bytes]) -> list[dict[str, Any]]:
@@ -91,9 +88,8 @@ def _site_of(envelope: dict[str, Any]) -> str | None:
 
 def queued_sites(client: redis.Redis, queue: str) -> set[str]:
     """Sites with a check sitting in `queue` (not yet taken by a worker)."""
-    found = {_site_of(envelope) for envelope in _envelopes(client.lrange(queue, 0, -1))}
-    found.discard(None)
-    return found  # type: ignore[return-value]
+    envelopes = _envelopes(client.lrange(queue, 0, -1))
+    return {site for envelope in envelopes if (site := _site_of(envelope))}
 
 
 def lengths(client: redis.Redis, queues: Iterable[str]) -> dict[str, int]:
