@@ -109,3 +109,24 @@ def test_beat_entries_name_no_queue(tmp_path: Path, certs: dict[str, str]) -> No
     config = load(tmp_path, {"sites": [site("a", certs, zone="east")]})
     (entry,) = beat_schedule(config).values()
     assert "queue" not in entry.get("options", {})
+
+
+def test_a_worker_consumes_what_it_started_with_never_a_zone_it_routes_to(
+    tmp_path: Path, certs: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A central worker that forwards a zoned check creates the zone's queue in its own app;
+    the queue must not join what the worker consumes (after a reconnect, say)."""
+    from worker import runtime, zones
+
+    config = load(tmp_path, {"sites": [site("a", certs, zone="east")]})
+    monkeypatch.setattr(runtime, "_config", config)
+    for zone, expected in (((), set()), (("west",), {"license.fetch.west"})):
+        app = routing_app(config)
+        zones.install(app)
+        worker = app.WorkController(pool_cls="solo", zone=zone, hostname="test@host")
+        central = {"license.fetch", "deliver.influxdb", "deliver.mqtt", "deliver.webhook"}
+        assert central <= set(worker.app.amqp.queues.consume_from)
+        app.amqp.queues["license.fetch.east"]  # routing a check there creates the queue
+        consumed = set(worker.app.amqp.queues.consume_from)
+        assert "license.fetch.east" not in consumed
+        assert {name for name in consumed if name.startswith("license.fetch.")} == expected

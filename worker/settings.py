@@ -66,10 +66,10 @@ def retry_annotations(policy: RetryPolicy) -> dict[str, Any]:
 
 
 def queues() -> tuple[Queue, ...]:
-    # The central queues only. A worker started without -Q consumes exactly these (Celery
-    # fixes that set when the app starts), so it never takes a zone's checks; a zone's
-    # queue, `license.fetch.<zone>`, exists once a check is routed to it or a worker names
-    # it with -Q or --zone (worker/zones.py).
+    # The central queues only. A worker started without -Q consumes exactly these (fixed
+    # when it starts, worker/zones.py), so it never takes a zone's checks; a zone's queue,
+    # `license.fetch.<zone>`, exists once a check is routed to it or a worker names it with
+    # -Q or --zone.
     return (
         Queue(FETCH_QUEUE),
         *(Queue(delivery_queue(destination.name)) for destination in DESTINATIONS),

@@ -41,6 +41,11 @@ class ZoneQueues(bootsteps.Step):
 
     def __init__(self, worker: Any, zone: Sequence[str] = (), **kwargs: Any) -> None:
         queues = worker.app.amqp.queues
+        # Fix what this worker consumes now (its -Q, or the central queues). A zone's queue
+        # this process creates later, by forwarding a check there, must never join it, not
+        # even when the consumer restarts after a lost connection: without -Q, Celery 5.4
+        # consumes every queue the app knows of at that moment.
+        queues.select(list(queues.consume_from))
         for name in zone:
             queues.select_add(fetch_queue(name))
         configured = {site.zone for site in runtime.config().sites if site.zone}
