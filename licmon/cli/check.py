@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from licmon.cli.common import add_config_option, load_or_report
+from licmon.cli.common import add_config_option, aligned, load_or_report
 
 if TYPE_CHECKING:
     from licmon.config import MonitorConfig, Site
@@ -77,12 +77,7 @@ def render_table(statuses: list[LicenseStatus]) -> str:
         )
         for status in statuses
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
-    lines = []
-    for row in [header, *rows]:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        lines.append("  ".join([*cells, row[-1]]))
-    return "\n".join(lines)
+    return "\n".join(aligned([header, *rows]))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from licmon.cli.check import EXIT_UNKNOWN, exit_code_of
-from licmon.cli.common import add_config_option, load_or_report
+from licmon.cli.common import add_config_option, aligned, load_or_report
 
 if TYPE_CHECKING:
     import redis
@@ -161,12 +161,7 @@ def render_table(view: dict[str, Any], now: datetime) -> str:
         )
         for site in view["sites"]
     ]
-    # Every column padded but the last, which may be long (the error's reason).
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
-    lines = []
-    for row in [header, *rows]:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        lines.append("  ".join([*cells, row[-1]]))
+    lines = aligned([header, *rows])
     leader, age = view["beat"]["leader"], view["beat"]["leaseAgeSeconds"]
     if leader is None:
         lines.append("\nbeat: no leader (no beat holds the lease)")
