@@ -139,3 +139,16 @@ def test_a_worker_consumes_what_it_started_with_never_a_zone_it_routes_to(
         assert {q for q in consumed if q.startswith("license.fetch.")} == {
             q for q in expected if q.startswith("license.fetch.")
         }
+
+
+def test_the_commented_example_names_a_zone_and_the_lease(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "config" / "multi-site.yaml"
+    (tmp_path / "licmon.yaml").write_text(example.read_text())
+    for name in ("prod", "test"):
+        (tmp_path / "certs" / name).mkdir(parents=True)
+        for pem in ("client.pem", "client_key.pem", "root.pem"):
+            (tmp_path / "certs" / name / pem).write_text("-----BEGIN CERTIFICATE-----\n")
+    secrets = {"LICMON_ALERT_WEBHOOK_URL_1": "https://hooks.example.com/x"}
+    config = load_config(tmp_path / "licmon.yaml", env=secrets | {"LICMON_INFLUXDB_TOKEN": "t"})
+    assert [(s.name, s.zone) for s in config.sites] == [("prod", None), ("test", "lab-dc")]
+    assert config.beat.lease_seconds == 15
