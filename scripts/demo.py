@@ -361,7 +361,7 @@ class Demo:
             ).json()
             rows = answer["results"][0].get("series", [{}])[0].get("values", [])
             say(f"InfluxDB holds {len(rows)} point(s) of qlik_sense_server_license")
-        for command in (["check"], ["deadletters"]):
+        for command in (["check"], ["status"], ["deadletters"]):
             say("$ licmon " + " ".join(command))
             subprocess.run([str(BIN / "licmon"), *command], env=env, check=False)
 

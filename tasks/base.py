@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
@@ -69,6 +70,13 @@ def quickly(call: Callable[[], T], policy: RetryPolicy) -> T:
         raise
 
 
+@dataclass(frozen=True)
+class Done:
+    """What `before_claim` returns when the message needs no run here (it was forwarded)."""
+
+    result: Any
+
+
 class LicmonTask(Task):
     """Runs once per claim, retries `Retryable`, dead-letters every final failure.
 
@@ -93,6 +101,11 @@ class LicmonTask(Task):
             signature = self.__dict__["_licmon_signature"] = inspect.signature(self.run)
         return signature
 
+    def before_claim(self, arguments: dict[str, Any]) -> dict[str, Any] | Done:
+        """The arguments to run with (a subclass may change them), or `Done`: this message
+        is handled without a run and without a claim."""
+        return arguments
+
     def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """Task arguments by name, whether beat, the fan-out or a person passed them by
         position."""
@@ -105,6 +118,13 @@ class LicmonTask(Task):
         if not request.id:  # called as a function (tests of the body alone)
             return super().__call__(*args, **kwargs)
         arguments = self.arguments(args, kwargs)
+        prepared = self.before_claim(arguments)
+        if isinstance(prepared, Done):
+            return prepared.result
+        if prepared != arguments:
+            # Run, retry and dead-letter with the changed arguments alike.
+            arguments, args, kwargs = prepared, (), prepared
+            request.args, request.kwargs = args, kwargs
         claim = self.claim_name(arguments)
         claims = runtime.claims()
         seconds = claim_seconds(runtime.config().retry)

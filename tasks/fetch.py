@@ -7,6 +7,9 @@ Four layers, each failing in its own way:
    is retried as a broker error (kombu's publish retry, then the task's own retry carrying
    the status), never by fetching again;
 4. complete the claim (`LicmonTask.__call__`).
+
+Before the claim, a message on the wrong queue is forwarded to its site's zone (tasks/gate.py);
+each check's outcome is kept for `licmon status` (licmon/state/fleet.py).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from licmon.checks import DEFAULT_KIND, CheckKind, check_kind
 from licmon.config.model import MonitorConfig, Site
 from licmon.destinations import DESTINATIONS
 from licmon.qrs.client import QrsClient
-from tasks.base import LicmonTask, quickly
+from tasks import fleet, gate
+from tasks.base import Done, LicmonTask, quickly
 from tasks.deliver import DELIVERY_TASKS
 from worker import runtime
 from worker.app import app
@@ -57,6 +61,22 @@ class FetchTask(LicmonTask):
             "target": host,
             "check_id": str(arguments.get("check_id") or ""),
         }
+
+    def before_claim(self, arguments: dict[str, Any]) -> dict[str, Any] | Done:
+        return gate.prepare(self, arguments)
+
+    def on_failure(
+        self,
+        exc: Exception,
+        task_id: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        einfo: Any,
+    ) -> None:
+        try:
+            super().on_failure(exc, task_id, args, kwargs, einfo)
+        finally:
+            fleet.failed(self.arguments(args, kwargs), exc)
 
 
 def read(kind: CheckKind, site: Site, config: MonitorConfig) -> Any:
@@ -137,8 +157,11 @@ def fetch_license(
     moment = datetime.now(UTC)
     tick = tick or instant_text(moment)
     check_id = check_id or make_check_id(site, moment)
+    fresh = status is None
     judged = read(check, target_site, config) if status is None else check.from_json(status)
     status = judged.to_json()
+    if fresh:  # a retry carrying the status was recorded when it was read
+        fleet.succeeded(check, site, status, check_id)
     deliveries = plan(check, config, judged)
     try:
         sent = publish(deliveries, site, kind, status, check_id, tick)

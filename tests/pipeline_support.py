@@ -66,6 +66,9 @@ class Deployment:
     root: Path
     document: dict[str, Any]
     processes: list[tuple[str, subprocess.Popen[bytes], Path]] = field(default_factory=list)
+    # Tests that kill processes run on a Redis of their own (tests/fleet_support.py).
+    broker_url: str = BROKER_URL
+    result_backend: str = RESULT_BACKEND
 
     @property
     def config_path(self) -> Path:
@@ -74,10 +77,12 @@ class Deployment:
     def env(self) -> dict[str, str]:
         return os.environ | {
             "LICMON_CONFIG": str(self.config_path),
-            "LICMON_BROKER_URL": BROKER_URL,
-            "LICMON_RESULT_BACKEND": RESULT_BACKEND,
+            "LICMON_BROKER_URL": self.broker_url,
+            "LICMON_RESULT_BACKEND": self.result_backend,
             "LICMON_BEAT_STATE": str(self.root / "beat-schedule"),
             "PYTHONUNBUFFERED": "1",
+            # Log lines stamped in UTC, as the ticks are: tests compare the two.
+            "TZ": "UTC",
         }
 
     def write_config(self) -> None:
@@ -106,13 +111,25 @@ class Deployment:
             raise AssertionError(f"celery {role} exited:\n{log.read_text(errors='replace')}")
         return process
 
-    def start_worker(self, concurrency: int = 6) -> subprocess.Popen[bytes]:
-        return self.start(
-            "worker", "-c", str(concurrency), "-n", f"test{len(self.processes)}@%h", ready="ready."
-        )
+    def start_worker(self, concurrency: int = 6, *extra: str) -> subprocess.Popen[bytes]:
+        """A worker; `extra` e.g. `-Q license.fetch.east` or `--zone east`."""
+        name = f"test{len(self.processes)}@%h"
+        return self.start("worker", "-c", str(concurrency), "-n", name, *extra, ready="ready.")
 
-    def start_beat(self) -> subprocess.Popen[bytes]:
-        return self.start("beat", ready="beat: Starting")
+    def start_beat(self, *extra: str, own_state: bool = False) -> subprocess.Popen[bytes]:
+        """A beat; with `own_state`, a state file of its own, as beats on separate hosts
+        have (beats of one deployment share their schedule through Redis)."""
+        env = {"LICMON_BEAT_STATE": str(self.root / f"beat-{len(self.processes)}")}
+        return self.start("beat", *extra, ready="beat: Starting", env=env if own_state else None)
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        """kill -9: no shutdown handler runs."""
+        process.kill()
+        process.wait()
+
+    def log_of(self, process: subprocess.Popen[bytes]) -> str:
+        (log,) = [log for _, started, log in self.processes if started is process]
+        return log.read_text(errors="replace")
 
     def stop(self, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
         stop_process(process, timeout)
@@ -125,8 +142,8 @@ class Deployment:
         return "\n".join(log.read_text(errors="replace") for _, _, log in self.processes)
 
 
-def client() -> Celery:
-    app = Celery("licmon-test-client", broker=BROKER_URL, backend=RESULT_BACKEND)
+def client(broker: str = BROKER_URL, backend: str = RESULT_BACKEND) -> Celery:
+    app = Celery("licmon-test-client", broker=broker, backend=backend)
     app.conf.task_serializer = "json"
     app.conf.accept_content = ["json"]
     return app
@@ -260,6 +277,17 @@ def deliveries_done(
         return found if len(found) == len(result["deliveries"]) else {}
 
     return wait_for(done, timeout, "every delivery of the check to finish")
+
+
+def ran_as(log: str, check_id: str) -> str:
+    """The check id a sent check ran as: its own, or the newest tick offered while it still
+    waited in its queue (the one-waiting-check-per-site gate, worker/dispatch.py)."""
+    newer = re.findall(
+        rf"{re.escape(check_id)}: waited while newer ticks came; "
+        r"checking the newest, (\S+)",
+        log,
+    )
+    return newer[-1] if newer else check_id
 
 
 _TASK_EVENT = re.compile(r"Task (\S+)\[([^\]]+)\] (received|succeeded|failed|raised)")

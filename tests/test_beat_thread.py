@@ -12,7 +12,15 @@ import redis
 
 from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
 from tests.http_receiver import HttpReceiver
-from tests.pipeline_support import Deployment, MessageLog, document, hook, in_days, wait_for
+from tests.pipeline_support import (
+    Deployment,
+    MessageLog,
+    document,
+    hook,
+    in_days,
+    ran_as,
+    wait_for,
+)
 from tests.services import InfluxServer
 
 pytest_plugins = ["tests.pipeline_fixtures"]
@@ -63,7 +71,9 @@ def test_beat_thread_sends_the_startup_check_and_the_ticks(
     wait_for(lambda: len(delivered()) >= 3, 20, "the startup check and two ticks")
     log = one_process.logs()
     (startup,) = re.findall(r"startup check of solo: (solo@\S+)", log)
-    assert startup in delivered() and max(delivered().values()) == 1
+    # On a busy machine the startup check may still wait when the first tick comes: it
+    # then runs once, as that tick.
+    assert ran_as(log, startup) in delivered() and max(delivered().values()) == 1
     # One process: the threads pool and the beat thread have no child process.
     children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
     assert children == []

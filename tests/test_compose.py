@@ -52,6 +52,16 @@ def test_services_and_profiles() -> None:
         "beat", "flower", "influxdb", "mosquitto", "preflight", "redis", "worker",
     ]  # fmt: skip
     assert "qrs-simulator" in rendered("demo")["services"]
+    assert "worker-zone" in rendered("zone")["services"]
+
+
+def test_two_beats_and_a_zone_worker() -> None:
+    beat = rendered()["services"]["beat"]
+    assert beat["deploy"]["replicas"] == 2
+    assert "--enable-remote-control" in beat["command"]
+    assert "celerybeat@$$HOSTNAME" in " ".join(beat["healthcheck"]["test"])
+    zone = rendered("zone", env=SECRETS | {"LICMON_ZONE": "dc-b"})["services"]["worker-zone"]
+    assert zone["command"][-2:] == ["-Q", "license.fetch.dc-b"]
 
 
 def test_every_service_has_a_health_check_and_runs_as_non_root() -> None:

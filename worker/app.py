@@ -19,7 +19,7 @@ from celery.signals import (
 
 from licmon.logs import quiet_libraries
 from licmon.resources import close_process_resources
-from worker import embedded_beat, runtime
+from worker import embedded_beat, runtime, zones
 
 TASK_MODULES = ("tasks.fetch", "tasks.deliver")
 
@@ -36,6 +36,7 @@ def _settings() -> dict[str, Any]:
 
 app.add_defaults(_settings)
 embedded_beat.install(app)
+zones.install(app)
 
 
 # `--loglevel=DEBUG` is for our code: libraries that print URLs, tokens and headers stay at

@@ -1,5 +1,5 @@
 """Beat: one entry per check kind and site on its later.js schedule, a check id per tick,
-a startup check.
+a startup check; only the beat holding the lease schedules (worker/leader.py).
 
 The check id (`site@tick`) is what makes a tick idempotent: two beats, or one restarted
 after it sent but before it saved its state, send the same id and the fetch task runs once.
@@ -7,6 +7,7 @@ after it sent but before it saved its state, send the same id and the fetch task
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -14,11 +15,12 @@ from typing import Any
 from celery.beat import PersistentScheduler, ScheduleEntry
 from celery.signals import beat_init
 
-from licmon.checks import CHECK_KINDS
+from licmon.checks import CHECK_KINDS, DEFAULT_KIND
 from licmon.config.model import MonitorConfig
 from worker import runtime
+from worker.leader import Leader
 from worker.schedules import LaterJsSchedule
-from worker.settings import FETCH_QUEUE, FETCH_TASK
+from worker.settings import FETCH_TASK
 
 log = logging.getLogger("licmon.beat")
 
@@ -36,8 +38,8 @@ def beat_schedule(config: MonitorConfig) -> dict[str, dict[str, Any]]:
         kind.entry_name(site.name): {
             "task": FETCH_TASK,
             "schedule": LaterJsSchedule(kind.frequency(site)),
+            # No queue: the app's router sends each site's check to its zone's queue.
             "kwargs": {"site": site.name, "kind": kind.name},
-            "options": {"queue": FETCH_QUEUE},
         }
         for kind in CHECK_KINDS
         for site in config.sites
@@ -55,7 +57,19 @@ def due_tick(schedule: LaterJsSchedule, last_run_at: datetime, now: datetime) ->
 
 
 class LicenseScheduler(PersistentScheduler):
-    """Celery's persistent scheduler, adding the tick's check id to each fetch it sends."""
+    """Celery's persistent scheduler, adding the tick's check id to each fetch it sends,
+    scheduling only while it holds the beats' lease."""
+
+    @functools.cached_property
+    def leader(self) -> Leader:
+        return Leader(self)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        wait = self.leader.standby_wait()
+        if wait is not None:
+            return wait
+        # Back in time to renew the lease, however far the next entry is.
+        return min(super().tick(*args, **kwargs), self.leader.every)
 
     def apply_async(
         self, entry: ScheduleEntry, producer: Any = None, advance: bool = True, **kwargs: Any
@@ -63,29 +77,26 @@ class LicenseScheduler(PersistentScheduler):
         site = entry.kwargs.get("site")
         if entry.task == FETCH_TASK and site and isinstance(entry.schedule, LaterJsSchedule):
             tick = due_tick(entry.schedule, entry.last_run_at, datetime.now(UTC))
-            # A new dict: the next entry shares the old one's kwargs object.
-            entry.kwargs = {
-                **entry.kwargs,
-                "check_id": check_id(site, tick),
-                "tick": instant_text(tick),
-            }
+            kind = entry.kwargs.get("kind") or DEFAULT_KIND
+            return self.leader.send(
+                site, check_id(site, tick), instant_text(tick), kind, entry, producer
+            )
         return super().apply_async(entry, producer, advance, **kwargs)
+
+    def close(self) -> None:
+        self.leader.step_down()
+        super().close()
 
 
 @beat_init.connect
 def check_at_startup(sender: Any = None, **_: Any) -> None:
-    """Butler checks once when it starts; so do we, with a check id of its own."""
+    """Butler checks once when it starts; so do we, with a check id of its own. Only the
+    leading beat does: a standby sends none, neither now nor when it takes over."""
+    leader = sender.scheduler.leader
+    if not leader.leads():
+        return
     started = datetime.now(UTC)
     for kind in CHECK_KINDS:
         for site in runtime.config().sites:
             log.info("startup check of %s: %s", site.name, check_id(site.name, started))
-            sender.app.send_task(
-                FETCH_TASK,
-                kwargs={
-                    "site": site.name,
-                    "kind": kind.name,
-                    "check_id": check_id(site.name, started),
-                    "tick": instant_text(started),
-                },
-                queue=FETCH_QUEUE,
-            )
+            leader.send(site.name, check_id(site.name, started), instant_text(started), kind.name)

@@ -12,6 +12,8 @@ from licmon.claims import Claims
 from licmon.config import ConfigError, MonitorConfig, load_config
 from licmon.deadletters import DeadLetters
 from licmon.resources import Resources, process_resources
+from licmon.state.fleet import FleetState
+from licmon.state.pending import PendingChecks
 
 _config: MonitorConfig | None = None
 
@@ -46,3 +48,11 @@ def claims() -> Claims:
 
 def dead_letters() -> DeadLetters:
     return DeadLetters(resources().redis)
+
+
+def pending() -> PendingChecks:
+    return PendingChecks(resources().redis)
+
+
+def fleet() -> FleetState:
+    return FleetState(resources().redis)

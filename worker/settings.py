@@ -2,12 +2,14 @@
 queues, routes, the retry policy of every task, and the reliability settings.
 
 Queues: one for fetching and one per destination, so a backlog of webhook retries never
-delays an MQTT message or the next license check.
+delays an MQTT message or the next license check; and one for fetching per zone, for the
+workers inside that zone's network.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,7 @@ from kombu import Queue
 
 from licmon.config.model import MonitorConfig, RetryPolicy
 from licmon.destinations import DESTINATIONS
-
-FETCH_TASK = "license.fetch"
-FETCH_QUEUE = "license.fetch"
+from licmon.state.queues import FETCH_QUEUE, FETCH_TASK, fetch_queue
 
 
 def delivery_task(destination: str) -> str:
@@ -66,6 +66,10 @@ def retry_annotations(policy: RetryPolicy) -> dict[str, Any]:
 
 
 def queues() -> tuple[Queue, ...]:
+    # The central queues only. A worker started without -Q consumes exactly these (fixed
+    # when it starts, worker/zones.py), so it never takes a zone's checks; a zone's queue,
+    # `license.fetch.<zone>`, exists once a check is routed to it or a worker names it with
+    # -Q or --zone.
     return (
         Queue(FETCH_QUEUE),
         *(Queue(delivery_queue(destination.name)) for destination in DESTINATIONS),
@@ -77,6 +81,30 @@ def routes() -> dict[str, dict[str, str]]:
     for destination in DESTINATIONS:
         table[delivery_task(destination.name)] = {"queue": delivery_queue(destination.name)}
     return table
+
+
+def fetch_router(config: MonitorConfig) -> Callable[..., dict[str, str] | None]:
+    """A site's check goes to its zone's queue (`license.fetch.<zone>`), whoever sends it
+    through this app: beat, the startup check, a person's `send_task`. An explicit `queue=`
+    still wins, as in Celery; a zoned site's check that lands centrally that way is forwarded
+    by the fetch task (`worker/dispatch.py`)."""
+    queue_of = {site.name: fetch_queue(site.zone) for site in config.sites}
+
+    def route(
+        name: str,
+        args: Sequence[Any] | None,
+        kwargs: Mapping[str, Any] | None,
+        options: Mapping[str, Any],
+        task: Any = None,
+        **_: Any,
+    ) -> dict[str, str] | None:
+        if name != FETCH_TASK:
+            return None
+        site = (kwargs or {}).get("site") or (args[0] if args else None)
+        queue = queue_of.get(site) if isinstance(site, str) else None
+        return {"queue": queue} if queue else None
+
+    return route
 
 
 def beat_state_file() -> str:
@@ -105,7 +133,8 @@ def celery_settings(config: MonitorConfig) -> dict[str, Any]:
         "task_store_errors_even_if_ignored": True,
         "task_queues": queues(),
         "task_default_queue": FETCH_QUEUE,
-        "task_routes": routes(),
+        # The fetch router first: it knows each site's zone; the table routes the rest.
+        "task_routes": (fetch_router(config), routes()),
         "task_annotations": {"*": retry_annotations(config.retry)},
         # JSON only: task arguments are site names and statuses, readable in Flower.
         "task_serializer": "json",

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from licmon.cli.common import add_config_option, load_or_report
+from licmon.cli.common import add_config_option, aligned, load_or_report
 
 if TYPE_CHECKING:
     from licmon.config import MonitorConfig, Site
@@ -36,7 +37,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def exit_code(statuses: list[LicenseStatus]) -> int:
-    codes = {_EXIT_BY_STATUS.get(status.status.value, EXIT_UNKNOWN) for status in statuses}
+    return exit_code_of(status.status.value for status in statuses)
+
+
+def exit_code_of(levels: Iterable[str]) -> int:
+    """The most severe of `levels` (`ok`, `warning`, `expired`; anything else is 3)."""
+    codes = {_EXIT_BY_STATUS.get(level, EXIT_UNKNOWN) for level in levels}
     return next((code for code in _SEVERITY if code in codes), EXIT_OK)
 
 
@@ -71,12 +77,7 @@ def render_table(statuses: list[LicenseStatus]) -> str:
         )
         for status in statuses
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
-    lines = []
-    for row in [header, *rows]:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        lines.append("  ".join([*cells, row[-1]]))
-    return "\n".join(lines)
+    return "\n".join(aligned([header, *rows]))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,3 +31,13 @@ def load_or_report(args: argparse.Namespace) -> MonitorConfig | None:
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return config
+
+
+def aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    """Table rows as text lines: every column padded to its widest cell but the last, which
+    may be long (a detail, an error's reason)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]])
+        for row in rows
+    ]

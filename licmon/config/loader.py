@@ -26,7 +26,7 @@ from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
 from licmon.config.errors import ConfigError, Problem, Problems, cap, clean_key
 from licmon.config.keys import check_secret_text, check_unknown_keys, secret_paths
-from licmon.config.model import BrokerSettings, MonitorConfig, RetryPolicy
+from licmon.config.model import BeatSettings, BrokerSettings, MonitorConfig, RetryPolicy
 from licmon.config.reading import ReadError, parse_yaml, read_config_text
 from licmon.config.schema import document_model
 from licmon.config.sites import build_sites
@@ -103,6 +103,7 @@ def load_config_text(
             result_backend=ours.broker.resultBackend,
             task_events=ours.broker.taskEvents,
         ),
+        beat=BeatSettings(lease_seconds=ours.beat.leaseSeconds),
         source=source,
         warnings=tuple(problems.warnings),
     )

@@ -38,6 +38,8 @@ class Site:
     frequency: str
     connect_timeout: float
     read_timeout: float
+    # Whose workers check it: `license.fetch.<zone>`; None: the central `license.fetch`.
+    zone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,12 @@ class BrokerSettings:
 
 
 @dataclass(frozen=True)
+class BeatSettings:
+    # How long the leading beat's lease lasts without a renewal (worker/leader.py).
+    lease_seconds: float
+
+
+@dataclass(frozen=True)
 class MonitorConfig:
     """Everything a check and its deliveries need."""
 
@@ -73,6 +81,7 @@ class MonitorConfig:
     date_order: DateOrder
     retry: RetryPolicy
     broker: BrokerSettings
+    beat: BeatSettings
     source: Path | None = None
     # Settings that are valid but probably not what was meant (a destination switched on
     # whose connection is switched off): shown by `licmon config validate` and logged.

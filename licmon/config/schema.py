@@ -29,6 +29,7 @@ from licmon.config.fields import (
     Text,
     ThresholdDays,
 )
+from licmon.config.fleet import BeatSection, ZoneName
 from licmon.config.sections import Header, HeaderList, NameValue, Section
 from licmon.qrs.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_PORT, DEFAULT_READ_TIMEOUT
 
@@ -77,6 +78,8 @@ class SiteEntry(Section):
     # The server license's threshold and schedule for this site; Butler's when left out.
     thresholdDays: ThresholdDays | None = None
     frequency: LaterText | None = None
+    # Checked by the workers of this zone only (queue `license.fetch.<zone>`); none: central.
+    zone: ZoneName | None = None
 
 
 class BrokerSection(Section):
@@ -103,6 +106,7 @@ class LicmonBase(Section):
     dateOrder: Literal["month-first", "day-first"] = "month-first"
     broker: BrokerSection = BrokerSection()
     retries: Retries = Retries()
+    beat: BeatSection = BeatSection()
 
 
 def _section(name: str, base: type[Section], fields: dict[str, type]) -> type[Section]:

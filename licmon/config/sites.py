@@ -50,6 +50,7 @@ def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
                         else entry.thresholdDays
                     ),
                     frequency=entry.frequency or monitor.frequency,
+                    zone=entry.zone,
                     **timing,
                 )
             )
