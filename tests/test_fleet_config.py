@@ -3,6 +3,7 @@ drive, without any process: the app's router is asked where each check goes."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,19 @@ import yaml
 from celery import Celery
 
 from licmon.config import ConfigError, load_config
+from licmon.simulator import ensure_qlik_certs
+
+
+@pytest.fixture(scope="session")
+def qlik_certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Real PEM files: the loader reads them with `ssl` as the QRS client will.
+    return ensure_qlik_certs(tmp_path_factory.mktemp("qlik-certs")).directory
 
 
 @pytest.fixture
-def certs(tmp_path: Path) -> dict[str, str]:
+def certs(tmp_path: Path, qlik_certs: Path) -> dict[str, str]:
     for name in ("client.pem", "client_key.pem"):
-        (tmp_path / name).write_text("-----BEGIN CERTIFICATE-----\n")
+        shutil.copy(qlik_certs / name, tmp_path / name)
     return {
         "clientCert": str(tmp_path / "client.pem"),
         "clientCertKey": str(tmp_path / "client_key.pem"),
@@ -141,13 +149,13 @@ def test_a_worker_consumes_what_it_started_with_never_a_zone_it_routes_to(
         }
 
 
-def test_the_commented_example_names_a_zone_and_the_lease(tmp_path: Path) -> None:
+def test_the_commented_example_names_a_zone_and_the_lease(tmp_path: Path, qlik_certs: Path) -> None:
     example = Path(__file__).resolve().parent.parent / "config" / "multi-site.yaml"
     (tmp_path / "licmon.yaml").write_text(example.read_text())
     for name in ("prod", "test"):
         (tmp_path / "certs" / name).mkdir(parents=True)
         for pem in ("client.pem", "client_key.pem", "root.pem"):
-            (tmp_path / "certs" / name / pem).write_text("-----BEGIN CERTIFICATE-----\n")
+            shutil.copy(qlik_certs / pem, tmp_path / "certs" / name / pem)
     secrets = {"LICMON_ALERT_WEBHOOK_URL_1": "https://hooks.example.com/x"}
     config = load_config(tmp_path / "licmon.yaml", env=secrets | {"LICMON_INFLUXDB_TOKEN": "t"})
     assert [(s.name, s.zone) for s in config.sites] == [("prod", None), ("test", "lab-dc")]

@@ -5,6 +5,7 @@ Redis: the JSON shape, `stale` and `never`, exit codes, and every way it cannot 
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import yaml
 
 from licmon.cli.main import main
 from licmon.cli.status import stale_at
+from licmon.simulator import ensure_qlik_certs
 from licmon.state.fleet import FleetState
 from licmon.state.lease import Lease
 from licmon.state.pending import PendingChecks
@@ -48,8 +50,10 @@ def test_a_schedule_that_stops_firing_never_makes_a_site_stale() -> None:
 
 
 def write_config(tmp_path: Path, broker: str, sites: list[str]) -> Path:
+    # Real PEM files: the loader reads them with `ssl` as the QRS client will.
+    real = ensure_qlik_certs(tmp_path / "qlik-certs").directory
     for name in ("client.pem", "client_key.pem"):
-        (tmp_path / name).write_text("-----BEGIN CERTIFICATE-----\n")
+        shutil.copy(real / name, tmp_path / name)
     cert = {"clientCert": "client.pem", "clientCertKey": "client_key.pem"}
     document = {
         "Butler": {"qlikSenseLicense": {"serverLicenseMonitor": {"frequency": "every 1 hour"}}},
