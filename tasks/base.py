@@ -26,6 +26,7 @@ from tenacity import (
 )
 
 from licmon.config.model import RetryPolicy
+from licmon.config.reliability import QUICK_WAIT_MAX
 from licmon.deadletters import DeadLetter
 from licmon.qrs.errors import QrsError
 from licmon.senders.errors import DeliveryError
@@ -57,7 +58,7 @@ def quickly(call: Callable[[], T], policy: RetryPolicy) -> T:
     retrying = Retrying(
         stop=stop_after_attempt(policy.quick_attempts)
         | stop_after_delay(policy.quick_window_seconds),
-        wait=wait_random_exponential(multiplier=0.25, max=4),
+        wait=wait_random_exponential(multiplier=0.25, max=QUICK_WAIT_MAX),
         retry=retry_if_exception(is_transient),
         reraise=True,
     )
@@ -100,7 +101,7 @@ class LicmonTask(Task):
         arguments = self.arguments(args, kwargs)
         claim = self.claim_name(arguments)
         claims = runtime.claims()
-        seconds = claim_seconds(runtime.config().retry)
+        seconds = claim_seconds(runtime.config())
         starts = claims.start(claim, request.id, seconds)
         if starts == 0:
             log.info("%s: %s already handled or in progress, skipped", self.name, claim)

@@ -22,6 +22,7 @@ from kombu.exceptions import OperationalError
 from licmon.checking import endpoint_for
 from licmon.checks import DEFAULT_KIND, CheckKind, check_kind
 from licmon.config.model import MonitorConfig, Site
+from licmon.config.reliability import PUBLISH_RETRY
 from licmon.destinations import DESTINATIONS
 from licmon.qrs.client import QrsClient
 from tasks.base import LicmonTask, quickly
@@ -30,7 +31,7 @@ from worker import runtime
 from worker.app import app
 from worker.beat import check_id as make_check_id
 from worker.beat import instant_text
-from worker.settings import FETCH_TASK, PUBLISH_RETRY
+from worker.settings import FETCH_TASK
 
 log = logging.getLogger("licmon.tasks")
 
