@@ -13,6 +13,7 @@ from celery.signals import worker_init, worker_process_shutdown, worker_shutdown
 
 from licmon.resources import close_process_resources
 from worker import embedded_beat, runtime
+from worker.recovery import ReturnHeldMessages
 
 TASK_MODULES = ("tasks.fetch", "tasks.deliver")
 
@@ -29,6 +30,8 @@ def _settings() -> dict[str, Any]:
 
 app.add_defaults(_settings)
 embedded_beat.install(app)
+# A retry held when Redis restarts runs seconds after it, not a visibility timeout later.
+app.steps["consumer"].add(ReturnHeldMessages)
 
 
 @worker_init.connect
