@@ -9,11 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_shutdown, worker_shutdown
+from celery.signals import (
+    worker_init,
+    worker_process_shutdown,
+    worker_shutdown,
+)
 
 from licmon.resources import close_process_resources
 from worker import embedded_beat, runtime
-from worker.recovery import ReturnHeldMessages
+from worker.recovery import ReapLostChildren, ReturnHeldMessages
 
 TASK_MODULES = ("tasks.fetch", "tasks.deliver")
 
@@ -32,6 +36,8 @@ app.add_defaults(_settings)
 embedded_beat.install(app)
 # A retry held when Redis restarts runs seconds after it, not a visibility timeout later.
 app.steps["consumer"].add(ReturnHeldMessages)
+# A killed prefork child's task is redone within about a second, not up to 5 s later.
+app.steps["worker"].add(ReapLostChildren)
 
 
 @worker_init.connect
