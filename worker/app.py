@@ -10,6 +10,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import (
+    celeryd_after_setup,
     worker_init,
     worker_process_shutdown,
     worker_shutdown,
@@ -38,6 +39,15 @@ embedded_beat.install(app)
 app.steps["consumer"].add(ReturnHeldMessages)
 # A killed prefork child's task is redone within about a second, not up to 5 s later.
 app.steps["worker"].add(ReapLostChildren)
+
+
+@celeryd_after_setup.connect
+def check_persistence(**_: Any) -> None:
+    # After Celery set up logging (the warning is a log line like any other), before the
+    # pool and the consumer start (a refusal takes nothing from the queues).
+    from worker.persistence import check_broker_persistence
+
+    check_broker_persistence(runtime.config(), runtime.resources().redis, "worker")
 
 
 @worker_init.connect

@@ -17,6 +17,7 @@ from celery.signals import beat_init
 from licmon.checks import CHECK_KINDS
 from licmon.config.model import MonitorConfig
 from worker import runtime
+from worker.persistence import check_broker_persistence
 from worker.schedules import LaterJsSchedule
 from worker.settings import FETCH_QUEUE, FETCH_TASK
 
@@ -79,6 +80,11 @@ class LicenseScheduler(PersistentScheduler):
                 "tick": instant_text(tick),
             }
         return super().apply_async(entry, producer, advance, **kwargs)
+
+
+@beat_init.connect
+def check_persistence(**_: Any) -> None:
+    check_broker_persistence(runtime.config(), runtime.resources().redis, "beat")
 
 
 @beat_init.connect
