@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +55,12 @@ class Recorded:
     query: str
     headers: dict[str, str]
     body: bytes
+    # When it arrived (time.monotonic()): fault tests measure recovery times with it.
+    at: float = field(default_factory=time.monotonic)
+    # The status it was answered with (0: never answered); a refused call is no delivery.
+    status: int = 0
+    # The caller's TCP port: the fault tests find the process that sent it.
+    client_port: int = 0
 
     @property
     def params(self) -> list[tuple[str, str]]:
@@ -102,6 +109,7 @@ def _handler_for(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
+            behaviour = receiver.behaviours.get(parts.path, Behaviour())
             with receiver.lock:
                 receiver.requests.append(
                     Recorded(
@@ -110,9 +118,10 @@ def _handler_for(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
                         query=parts.query,
                         headers={k.lower(): v for k, v in self.headers.items()},
                         body=body,
+                        status=0 if behaviour.hang else behaviour.status,
+                        client_port=int(self.client_address[1]),
                     )
                 )
-            behaviour = receiver.behaviours.get(parts.path, Behaviour())
             if behaviour.hang:
                 receiver.stopping.wait()
                 return

@@ -66,6 +66,9 @@ class Deployment:
     root: Path
     document: dict[str, Any]
     processes: list[tuple[str, subprocess.Popen[bytes], Path]] = field(default_factory=list)
+    # The fault tests give each deployment a Redis of its own, which they restart and kill.
+    broker_url: str = BROKER_URL
+    result_backend: str = RESULT_BACKEND
 
     @property
     def config_path(self) -> Path:
@@ -74,8 +77,8 @@ class Deployment:
     def env(self) -> dict[str, str]:
         return os.environ | {
             "LICMON_CONFIG": str(self.config_path),
-            "LICMON_BROKER_URL": BROKER_URL,
-            "LICMON_RESULT_BACKEND": RESULT_BACKEND,
+            "LICMON_BROKER_URL": self.broker_url,
+            "LICMON_RESULT_BACKEND": self.result_backend,
             "LICMON_BEAT_STATE": str(self.root / "beat-schedule"),
             "PYTHONUNBUFFERED": "1",
         }
@@ -124,9 +127,12 @@ class Deployment:
     def logs(self) -> str:
         return "\n".join(log.read_text(errors="replace") for _, _, log in self.processes)
 
+    def client(self) -> Celery:
+        return client(self.broker_url, self.result_backend)
 
-def client() -> Celery:
-    app = Celery("licmon-test-client", broker=BROKER_URL, backend=RESULT_BACKEND)
+
+def client(broker: str = BROKER_URL, backend: str = RESULT_BACKEND) -> Celery:
+    app = Celery("licmon-test-client", broker=broker, backend=backend)
     app.conf.task_serializer = "json"
     app.conf.accept_content = ["json"]
     return app
