@@ -13,7 +13,9 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -21,10 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import redis
+from paho.mqtt.enums import CallbackAPIVersion
 
 from licmon.simulator import QlikCerts, Simulator
 from tests.http_receiver import HttpReceiver
+from tests.mqtt_private_broker import Received
 from tests.pipeline_support import wait_for
 from tests.services import free_port, port_open, stop_process
 
@@ -112,7 +117,9 @@ def running_redis(root: Path, persistence: str = "aof") -> Iterator[RedisServer]
 
 @dataclass
 class Mosquitto:
-    """A plain, anonymous Mosquitto of the test's own (the fault tests stop it)."""
+    """A plain, anonymous Mosquitto of the test's own (the fault tests stop it). It keeps
+    its sessions across a restart, as a production broker would: a durable subscriber
+    misses nothing published while it was reconnecting."""
 
     root: Path
     port: int = field(default_factory=free_port)
@@ -123,7 +130,8 @@ class Mosquitto:
         config = self.root / "mosquitto.conf"
         # `user`: as root, Mosquitto would switch to a `mosquitto` user otherwise.
         config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"persistence true\npersistence_location {self.root}/\n"
             f"user {getpass.getuser()}\n"
         )
         log = (self.root / "mosquitto.log").open("ab")
@@ -135,6 +143,44 @@ class Mosquitto:
     def stop(self) -> None:
         stop_process(self.process)
         self.process = None
+
+
+class DurableSubscriber:
+    """An MQTT subscriber with a persistent session (clean session off, QoS 1): the broker
+    keeps for it what is published while it is away, across the broker's restart too."""
+
+    def __init__(self, port: int, topic: str) -> None:
+        self.messages: list[Received] = []
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"licmon-fault-{uuid.uuid4().hex[:8]}",
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+        )
+        self._client.reconnect_delay_set(min_delay=0.2, max_delay=1)
+        self._client.on_connect = lambda client, *_: client.subscribe(topic, qos=1)
+        self._client.on_subscribe = lambda *_: self._subscribed.set()
+        self._client.on_message = self._on_message
+        self._client.connect("127.0.0.1", port)
+        self._client.loop_start()
+        if not self._subscribed.wait(10):
+            raise AssertionError("the MQTT subscriber did not subscribe")
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        with self._lock:
+            self.messages.append(
+                Received(message.topic, message.payload.decode(), message.qos, bool(message.retain))
+            )
+
+    def received(self) -> list[Received]:
+        with self._lock:
+            return list(self.messages)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
 
 
 # --- processes ----------------------------------------------------------------------------
