@@ -121,11 +121,13 @@ def fetch_license(
     tick: str | None = None,
     kind: str = DEFAULT_KIND,
     status: dict[str, Any] | None = None,
+    replay_of: str | None = None,
 ) -> dict[str, Any]:
     """Beat sends `site`, `check_id`, `tick` and `kind`; by hand, `site` alone checks it now.
 
     `status` is set only by this task's own retry after a broker error: the check was read
-    and judged already and is not read again.
+    and judged already and is not read again. `replay_of` is the task id of the dead letter
+    a replay re-sends (handled in tasks/base.py).
     """
     config = runtime.config()
     target_site = config.site(site)
@@ -157,6 +159,7 @@ def fetch_license(
                 "tick": tick,
                 "kind": kind,
                 "status": status,
+                "replay_of": replay_of,
             },
         ) from None
     log.info(
