@@ -219,3 +219,13 @@ def test_persistence_is_read_from_redis_itself(root: Path, persistence: str) -> 
         "rdb": (False, True),
         "none": (False, False),
     }[persistence]
+
+
+def test_local_scripts_start_redis_with_aof() -> None:
+    """`make test` (scripts/start-services.sh) and `make demo` (scripts/demo.py) start Redis
+    as deployed: with an append-only file, so nothing queued is lost on a restart."""
+    script = (REPO / "scripts" / "start-services.sh").read_text()
+    (command,) = re.findall(r"redis-server [^\n]*\\\n[^\n]*", script)
+    assert "--appendonly yes" in command
+    demo = (REPO / "scripts" / "demo.py").read_text()
+    assert '"--appendonly", "yes"' in demo and '"--appendonly", "no"' not in demo
