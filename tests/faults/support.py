@@ -374,9 +374,6 @@ def target_of(path: str, paths: list[str]) -> str:
     return f"status-{paths.index(path) + 1}"
 
 
-_TASK_STARTED = re.compile(r"Task (\S+)\[([^\]]+)\] received")
-
-
 def log_time(line: str) -> float | None:
     """The wall-clock time of a Celery log line, as time.time()."""
     match = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})", line)

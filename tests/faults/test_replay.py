@@ -176,6 +176,14 @@ def test_a_claim_left_by_the_task_that_gave_up_is_freed_for_the_replay(
             server.client().lpush("licmon:deadletters", json.dumps(entry))
             done = cli(deployment, "--replay")
             assert "being done right now" in done.stdout and len(dead_letters(server)) == 1
+            # A letter of an earlier version (no task id, no arguments) is listed, not sent.
+            server.client().delete("licmon:deadletters")
+            old = {key: letter[key] for key in ("task", "site", "destination", "target")}
+            old |= {"checkId": letter["checkId"], "reason": "old", "attempts": 1}
+            server.client().lpush("licmon:deadletters", json.dumps(old))
+            done = cli(deployment, "--replay")
+            assert done.returncode == 0 and "not replayable" in done.stdout, done.stdout
+            assert "replayed 0 of 1" in done.stdout and len(dead_letters(server)) == 1
         finally:
             deployment.stop_all()
 
