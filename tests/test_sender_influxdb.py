@@ -120,17 +120,18 @@ def test_v1_creates_database_and_policy_and_writes_typed_fields(influx: InfluxSe
 
 def test_v1_redelivery_overwrites_the_same_point(influx: InfluxServer) -> None:
     writer = make_influx_writer(v1(influx, database="licmon_redeliver"))
-    at = tick()
+    # Taken once: a second may pass between the writes and the assertion.
+    at, earlier = tick(), tick(3600)
     try:
         writer.write(MEASUREMENT, {"site": "a"}, fields(30.0), at)
         writer.write(MEASUREMENT, {"site": "a"}, fields(30.0), at)  # a redelivered task
         writer.write(MEASUREMENT, {"site": "a"}, fields(29.5), at)
-        writer.write(MEASUREMENT, {"site": "a"}, fields(29.0), tick(3600))  # an earlier tick
+        writer.write(MEASUREMENT, {"site": "a"}, fields(29.0), earlier)  # an earlier tick
     finally:
         writer.close()
     found = rows(influx, "licmon_redeliver")
     assert [(r["time"], r["days_until_expiry"]) for r in found] == [
-        (iso(tick(3600)), 29),
+        (iso(earlier), 29),
         (iso(at), 29.5),
     ]
 
@@ -331,12 +332,13 @@ def v2(bridge: V2Bridge, **kwargs: object) -> InfluxSettings:
 
 def test_v2_writes_through_the_2x_api(influx: InfluxServer, bridge: V2Bridge) -> None:
     influx.query('CREATE DATABASE "licmon_v2"')
-    at = tick()
+    # Taken once: a second may pass between the writes and the assertion.
+    at, earlier = tick(), tick(60)
     writer = make_influx_writer(v2(bridge))
     try:
         writer.write(MEASUREMENT, {"foo": "bar"}, fields(30.0), at)
         writer.write(MEASUREMENT, {"foo": "bar"}, fields(30.0), at)  # redelivery
-        writer.write(MEASUREMENT, {"foo": "bar"}, fields(None), tick(60))
+        writer.write(MEASUREMENT, {"foo": "bar"}, fields(None), earlier)
     finally:
         writer.close()
     assert [(w["org"], w["bucket"], w["precision"]) for w in bridge.writes] == [
@@ -344,7 +346,7 @@ def test_v2_writes_through_the_2x_api(influx: InfluxServer, bridge: V2Bridge) ->
     ] * 3
     found = rows(influx, "licmon_v2")
     assert [(r["time"], r["days_until_expiry"]) for r in found] == [
-        (iso(tick(60)), None),
+        (iso(earlier), None),
         (iso(at), 30),
     ]
     assert field_types(influx, "licmon_v2")["days_until_expiry"] == "float"
