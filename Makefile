@@ -10,10 +10,11 @@ LEAN ?= .venv-lean
 
 .PHONY: install services test lint demo bench footprint check-env clean
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt is the proven dependency set (Celery, kombu, redis-py and the rest).
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,flower,demo,simulator]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,flower,demo,simulator]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -41,10 +42,10 @@ bench: install $(LEAN)/.installed services
 
 # Memory is measured as deployed: without Flower, whose celery plugin loads into every
 # celery process (the Docker image's `base` stage has no Flower either).
-$(LEAN)/.installed: pyproject.toml
+$(LEAN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(LEAN)
 	$(LEAN)/bin/python -m pip install -q --upgrade pip
-	$(LEAN)/bin/python -m pip install -q -e '.[simulator]'
+	$(LEAN)/bin/python -m pip install -q -c constraints.txt -e '.[simulator]'
 	touch $@
 
 footprint: $(LEAN)/.installed services

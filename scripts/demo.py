@@ -108,9 +108,10 @@ class Demo:
         port = free_port()
         folder = self.scratch / "redis"
         folder.mkdir()
-        # Never saving: a fresh, empty server each run, so there is nothing to flush.
+        # A fresh, empty server each run (its folder is removed at exit), so there is
+        # nothing to flush; with AOF, as deployed, so worker and beat find it persistent.
         args = ["--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder)]
-        self.spawn("redis", [binary, *args, "--save", "", "--appendonly", "no"])
+        self.spawn("redis", [binary, *args, "--save", "", "--appendonly", "yes"])
         if not wait_until(lambda: reachable(port), 10):
             raise SystemExit("redis-server did not start; see .licmon/demo/redis.log")
         return port

@@ -8,7 +8,9 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 if ! port_open 6379; then
   if command -v redis-server >/dev/null; then
     mkdir -p /tmp/licmon-redis
-    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    # AOF, as in production (docker-compose.yml): queued checks, pending retries, claims and
+    # dead letters survive a restart; without it worker and beat warn that they would not.
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly yes \
       --dir /tmp/licmon-redis --logfile /tmp/licmon-redis/redis.log
   else
     echo "start-services: redis-server is not installed; Redis tests will not run" >&2

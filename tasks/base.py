@@ -26,7 +26,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from licmon.claims import DONE
 from licmon.config.model import RetryPolicy
+from licmon.config.reliability import QUICK_WAIT_MAX
 from licmon.deadletters import DeadLetter
 from licmon.qrs.errors import QrsError
 from licmon.senders.errors import DeliveryError
@@ -58,7 +60,7 @@ def quickly(call: Callable[[], T], policy: RetryPolicy) -> T:
     retrying = Retrying(
         stop=stop_after_attempt(policy.quick_attempts)
         | stop_after_delay(policy.quick_window_seconds),
-        wait=wait_random_exponential(multiplier=0.25, max=4),
+        wait=wait_random_exponential(multiplier=0.25, max=QUICK_WAIT_MAX),
         retry=retry_if_exception(is_transient),
         reraise=True,
     )
@@ -127,10 +129,13 @@ class LicmonTask(Task):
             request.args, request.kwargs = args, kwargs
         claim = self.claim_name(arguments)
         claims = runtime.claims()
-        seconds = claim_seconds(runtime.config().retry)
+        seconds = claim_seconds(runtime.config())
         starts = claims.start(claim, request.id, seconds)
         if starts == 0:
             log.info("%s: %s already handled or in progress, skipped", self.name, claim)
+            if arguments.get("replay_of") and claims.holder(claim) == DONE:
+                # A replay of what was delivered after all: its dead letter is done with.
+                self.replayed(arguments)
             return None
         request.licmon_starts = starts
         # Every retry starts again under the same id; what is left came back after a lost worker.
@@ -139,7 +144,14 @@ class LicmonTask(Task):
             raise RedeliveryLimit(f"redelivered {redeliveries} times after lost workers; given up")
         result = super().__call__(*args, **kwargs)
         claims.complete(claim, DONE_SECONDS)
+        self.replayed(arguments)
         return result
+
+    def replayed(self, arguments: dict[str, Any]) -> None:
+        """A replay (`licmon deadletters --replay`) succeeded: its letter leaves the list."""
+        if replay_of := arguments.get("replay_of"):
+            runtime.dead_letters().remove(replay_of)
+            log.info("%s: replay of %s succeeded; dead letter removed", self.name, replay_of)
 
     def on_failure(
         self,
@@ -150,6 +162,7 @@ class LicmonTask(Task):
         einfo: Any,
     ) -> None:
         arguments = self.arguments(args, kwargs)
+        replay_of = arguments.pop("replay_of", None)
         details = self.describe(arguments)
         reason = str(exc) or type(exc).__name__
         starts = getattr(self.request, "licmon_starts", None) or self.request.retries + 1
@@ -164,8 +177,14 @@ class LicmonTask(Task):
                     checkId=details["check_id"],
                     reason=reason,
                     attempts=starts,
+                    taskId=task_id,
+                    # What a replay sends again: the task's own arguments, no secret.
+                    arguments=arguments,
                 )
             )
+            if replay_of:
+                # A replay that failed again: its new letter takes the old one's place.
+                runtime.dead_letters().remove(replay_of)
         finally:
             log.error(
                 "gave up: site %s, destination %s, target %s, check %s, after %d start(s): %s",

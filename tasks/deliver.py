@@ -82,7 +82,9 @@ def _register(destination: Destination) -> Task:
         check_id: str,
         tick: str,
         kind: str = DEFAULT_KIND,
+        replay_of: str | None = None,
     ) -> str:
+        # `replay_of`: the task id of the dead letter this replays (tasks/base.py).
         return deliver(destination, site, target, status, check_id, tick, kind)
 
     return deliver_to

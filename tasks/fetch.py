@@ -25,6 +25,7 @@ from kombu.exceptions import OperationalError
 from licmon.checking import endpoint_for
 from licmon.checks import DEFAULT_KIND, CheckKind, check_kind
 from licmon.config.model import MonitorConfig, Site
+from licmon.config.reliability import PUBLISH_RETRY
 from licmon.destinations import DESTINATIONS
 from licmon.qrs.client import QrsClient
 from tasks import fleet, gate
@@ -34,7 +35,7 @@ from worker import runtime
 from worker.app import app
 from worker.beat import check_id as make_check_id
 from worker.beat import instant_text
-from worker.settings import FETCH_TASK, PUBLISH_RETRY
+from worker.settings import FETCH_TASK
 
 log = logging.getLogger("licmon.tasks")
 # QRS clients a worker process keeps (each holds at most one idle TLS connection).
@@ -145,11 +146,13 @@ def fetch_license(
     tick: str | None = None,
     kind: str = DEFAULT_KIND,
     status: dict[str, Any] | None = None,
+    replay_of: str | None = None,
 ) -> dict[str, Any]:
     """Beat sends `site`, `check_id`, `tick` and `kind`; by hand, `site` alone checks it now.
 
     `status` is set only by this task's own retry after a broker error: the check was read
-    and judged already and is not read again.
+    and judged already and is not read again. `replay_of` is the task id of the dead letter
+    a replay re-sends (handled in tasks/base.py).
     """
     config = runtime.config()
     target_site = config.site(site)
@@ -184,6 +187,7 @@ def fetch_license(
                 "tick": tick,
                 "kind": kind,
                 "status": status,
+                "replay_of": replay_of,
             },
         ) from None
     log.info(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis as redis_lib
@@ -86,3 +87,40 @@ def node_tools(pytestconfig: pytest.Config) -> tuple[str, str]:
         service_missing(pytestconfig, "Node.js and npm (reference later.js)")
     assert node is not None and npm is not None
     return node, npm
+
+
+# --- the fault suite's table, and parallel runs -------------------------------------------
+
+_fault_rows: list[dict[str, Any]] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With pytest-xdist (`-n`): every test outside tests/faults runs in one worker, in
+    order, as without xdist (they share the test Redis and Mosquitto, and flush them); each
+    fault test has services of its own and runs in another worker beside them. (xdist's
+    `--dist loadgroup` cannot be used: its group marks no longer reach the node ids under
+    pytest 9.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedServicesInOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid if nodeid.startswith("tests/faults/") else "shared-services"
+
+    return SharedServicesInOneWorker(config, log)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _fault_rows.extend(value for name, value in report.user_properties if name == "fault")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _fault_rows:
+        return
+    columns = ["scenario", "expected", "delivered", "duplicated", "lost"]
+    extra = sorted({key for row in _fault_rows for key in row} - set(columns))
+    terminalreporter.section("fault suite (tests/faults)")
+    for row in sorted(_fault_rows, key=lambda row: str(row["scenario"])):
+        figures = " ".join(f"{key}={row[key]}" for key in [*columns[1:], *extra] if key in row)
+        terminalreporter.write_line(f"{row['scenario']}: {figures}")

@@ -55,7 +55,12 @@ class Recorded:
     query: str
     headers: dict[str, str]
     body: bytes
-    at: float = 0.0  # time.monotonic() once the whole request was read (benchmarks use it)
+    # When it arrived (time.monotonic()): fault tests measure recovery times with it.
+    at: float = field(default_factory=time.monotonic)
+    # The status it was answered with (0: never answered); a refused call is no delivery.
+    status: int = 0
+    # The caller's TCP port: the fault tests find the process that sent it.
+    client_port: int = 0
 
     @property
     def params(self) -> list[tuple[str, str]]:
@@ -112,6 +117,7 @@ def _handler_for(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             arrived = time.monotonic()
             parts = urlsplit(self.path)
+            behaviour = receiver.behaviours.get(parts.path, Behaviour())
             with receiver.lock:
                 receiver.requests.append(
                     Recorded(
@@ -121,9 +127,10 @@ def _handler_for(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
                         headers={k.lower(): v for k, v in self.headers.items()},
                         body=body,
                         at=arrived,
+                        status=0 if behaviour.hang else behaviour.status,
+                        client_port=int(self.client_address[1]),
                     )
                 )
-            behaviour = receiver.behaviours.get(parts.path, Behaviour())
             if behaviour.hang:
                 receiver.stopping.wait()
                 return

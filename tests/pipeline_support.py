@@ -66,7 +66,8 @@ class Deployment:
     root: Path
     document: dict[str, Any]
     processes: list[tuple[str, subprocess.Popen[bytes], Path]] = field(default_factory=list)
-    # Tests that kill processes run on a Redis of their own (tests/fleet_support.py).
+    # Tests that kill processes run on a Redis of their own (tests/fleet_support.py and the
+    # fault tests), which they restart and kill.
     broker_url: str = BROKER_URL
     result_backend: str = RESULT_BACKEND
 
@@ -88,9 +89,10 @@ class Deployment:
     def write_config(self) -> None:
         self.config_path.write_text(yaml.safe_dump(self.document))
 
-    def start(
-        self, role: str, *extra: str, ready: str, env: dict[str, str] | None = None
-    ) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, role: str, *extra: str, env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen[bytes], Path]:
+        """Start `celery -A worker <role>` without waiting for it: (process, its log)."""
         self.write_config()
         log = self.root / f"{role}-{len(self.processes)}.log"
         level = [] if role == "flower" else ["--loglevel=INFO"]
@@ -102,13 +104,22 @@ class Deployment:
             stderr=subprocess.STDOUT,
         )
         self.processes.append((role, process, log))
+        return process, log
+
+    def wait_ready(self, process: subprocess.Popen[bytes], log: Path, ready: str) -> None:
         wait_for(
             lambda: ready in log.read_text(errors="replace") or process.poll() is not None,
             30,
-            f"celery {role} to start",
+            f"celery {log.stem} to start",
         )
         if process.poll() is not None:
-            raise AssertionError(f"celery {role} exited:\n{log.read_text(errors='replace')}")
+            raise AssertionError(f"celery {log.stem} exited:\n{log.read_text(errors='replace')}")
+
+    def start(
+        self, role: str, *extra: str, ready: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        process, log = self.spawn(role, *extra, env=env)
+        self.wait_ready(process, log, ready)
         return process
 
     def start_worker(self, concurrency: int = 6, *extra: str) -> subprocess.Popen[bytes]:
@@ -140,6 +151,9 @@ class Deployment:
 
     def logs(self) -> str:
         return "\n".join(log.read_text(errors="replace") for _, _, log in self.processes)
+
+    def client(self) -> Celery:
+        return client(self.broker_url, self.result_backend)
 
 
 def client(broker: str = BROKER_URL, backend: str = RESULT_BACKEND) -> Celery:

@@ -62,7 +62,7 @@ bind-address = "127.0.0.1:{rpc_port}"
   query-log-enabled = false
 [http]
   bind-address = "127.0.0.1:{http_port}"
-  log-enabled = false
+  log-enabled = {http_log}
 [monitor]
   store-enabled = false
 [continuous_queries]
@@ -77,6 +77,8 @@ class InfluxServer:
     http_port: int
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="licmon-influx-")))
     process: subprocess.Popen[bytes] | None = None
+    # Log every HTTP request (influxd.log): the fault tests count the writes that arrived.
+    http_log: bool = False
 
     @property
     def url(self) -> str:
@@ -88,7 +90,12 @@ class InfluxServer:
             raise RuntimeError("influxd is not installed (Debian package 'influxdb')")
         config = self.root / "influxdb.conf"
         config.write_text(
-            _INFLUXD_CONFIG.format(root=self.root, http_port=self.http_port, rpc_port=free_port())
+            _INFLUXD_CONFIG.format(
+                root=self.root,
+                http_port=self.http_port,
+                rpc_port=free_port(),
+                http_log=str(self.http_log).lower(),
+            )
         )
         log = (self.root / "influxd.log").open("ab")
         self.process = subprocess.Popen(

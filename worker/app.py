@@ -12,6 +12,7 @@ from celery import Celery
 from celery.signals import (
     after_setup_logger,
     after_setup_task_logger,
+    celeryd_after_setup,
     worker_init,
     worker_process_shutdown,
     worker_shutdown,
@@ -20,6 +21,7 @@ from celery.signals import (
 from licmon.logs import quiet_libraries
 from licmon.resources import close_process_resources
 from worker import embedded_beat, runtime, zones
+from worker.recovery import ReapLostChildren, ReturnHeldMessages
 
 TASK_MODULES = ("tasks.fetch", "tasks.deliver")
 
@@ -49,6 +51,21 @@ quiet_libraries()
 @after_setup_task_logger.connect
 def hold_library_loggers(**_: Any) -> None:
     quiet_libraries()
+
+
+# A retry held when Redis restarts runs seconds after it, not a visibility timeout later.
+app.steps["consumer"].add(ReturnHeldMessages)
+# A killed prefork child's task is redone within about a second, not up to 5 s later.
+app.steps["worker"].add(ReapLostChildren)
+
+
+@celeryd_after_setup.connect
+def check_persistence(**_: Any) -> None:
+    # After Celery set up logging (the warning is a log line like any other), before the
+    # pool and the consumer start (a refusal takes nothing from the queues).
+    from worker.persistence import check_broker_persistence
+
+    check_broker_persistence(runtime.config(), runtime.resources().redis, "worker")
 
 
 @worker_init.connect

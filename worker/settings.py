@@ -15,6 +15,7 @@ from typing import Any
 
 from kombu import Queue
 
+from licmon.config import reliability
 from licmon.config.model import MonitorConfig, RetryPolicy
 from licmon.destinations import DESTINATIONS
 from licmon.state.queues import FETCH_QUEUE, FETCH_TASK, fetch_queue
@@ -28,30 +29,36 @@ def delivery_queue(destination: str) -> str:
     return f"deliver.{destination}"
 
 
-# A task does at most a few quick attempts of one network call bounded by its own timeout
-# (QRS read 30 s; senders 10 s) inside `quick_window_seconds` (<= 30 s): 90 s covers it.
-SOFT_TIME_LIMIT = 90
-# The hard limit kills a worker child stuck past the soft limit (a C call ignoring signals).
-HARD_TIME_LIMIT = 120
-# Redis redelivers an unacknowledged message after this long. It must exceed the longest
-# Celery retry countdown (Backoff <= 1800 s in the config schema) plus a task's run time, or
-# a message waiting for its countdown would be delivered a second time.
-VISIBILITY_TIMEOUT = 3600
 # How many times a message may come back because its worker died (OOM, kill -9) before it
 # is dead-lettered instead of crashing the next worker too.
 MAX_REDELIVERIES = 3
 # A finished check or delivery refuses duplicates (a second beat, a resend) this long.
 DONE_SECONDS = 7 * 24 * 3600
-# Publishing the fan-out: kombu retries a broker blip itself, within about 10 s, before the
-# fetch task gives up and retries as a whole (without fetching again).
-PUBLISH_RETRY = {"max_retries": 4, "interval_start": 0.5, "interval_step": 1, "interval_max": 4}
 
 
-def claim_seconds(policy: RetryPolicy) -> int:
-    """How long a claim is held: past the longest retry chain the policy allows, and past a
-    redelivery after a lost worker."""
-    chain = policy.retries * (policy.backoff_max_seconds + HARD_TIME_LIMIT)
-    return int(max(2 * VISIBILITY_TIMEOUT, chain + VISIBILITY_TIMEOUT))
+def claim_seconds(config: MonitorConfig) -> int:
+    """How long a claim is held: past the longest retry chain the config allows, and past
+    every redelivery after a lost worker that the cap allows."""
+    broker = config.broker
+    return reliability.claim_seconds(
+        config.retry, broker.time_limits, broker.visibility_timeout, MAX_REDELIVERIES
+    )
+
+
+def transport_options(config: MonitorConfig) -> dict[str, Any]:
+    """kombu's Redis ack emulation: a message delivered to a worker that never acknowledges
+    it (the worker was lost) is put back in its queue by any worker's restore sweep once
+    the visibility timeout has passed, within RESTORE_BOUND_SECONDS of it."""
+    return {
+        # Above the longest countdown plus the hard time limit (checked by the config), or a
+        # retry waiting for its countdown would be given to a second worker.
+        "visibility_timeout": int(config.broker.visibility_timeout),
+        # kombu's defaults sweep every 10 s but scan only every 10th time (about 100 s).
+        "unacked_restore_interval": reliability.RESTORE_SWEEP_SECONDS,
+        "unacked_restore_throttle": 1,
+        # A worker killed while sweeping holds the sweep's lock this long (kombu: 300 s).
+        "unacked_mutex_expire": reliability.RESTORE_MUTEX_SECONDS,
+    }
 
 
 def retry_annotations(policy: RetryPolicy) -> dict[str, Any]:
@@ -120,7 +127,8 @@ def is_redis(url: str) -> bool:
 def celery_settings(config: MonitorConfig) -> dict[str, Any]:
     broker_url = config.broker.url.get_secret_value()
     # Only Redis has a visibility timeout; the demo's embedded SQLite transport refuses it.
-    transport = {"visibility_timeout": VISIBILITY_TIMEOUT} if is_redis(broker_url) else {}
+    transport = transport_options(config) if is_redis(broker_url) else {}
+    limits = config.broker.time_limits
     events = config.broker.task_events
     return {
         "broker_url": broker_url,
@@ -147,8 +155,10 @@ def celery_settings(config: MonitorConfig) -> dict[str, Any]:
         # One message at a time per worker process: a hanging webhook cannot sit on a
         # prefetched MQTT message that another process could send now.
         "worker_prefetch_multiplier": 1,
-        "task_soft_time_limit": SOFT_TIME_LIMIT,
-        "task_time_limit": HARD_TIME_LIMIT,
+        # The longest a task can take with the configured timeouts and quick retries; the
+        # hard limit kills a child stuck past it (a C call ignoring signals).
+        "task_soft_time_limit": limits.soft,
+        "task_time_limit": limits.hard,
         # Flower learns "started" from events; storing it too costs a write per task.
         "task_track_started": False,
         # No task of ours has a rate limit; the worker skips their bookkeeping.

@@ -244,6 +244,9 @@ Seconds = Annotated[float, _seconds(maximum=120)]
 QuickWindow = Annotated[float, _seconds(maximum=30)]
 # Celery countdowns must stay below the broker's visibility timeout (worker/settings.py).
 Backoff = Annotated[float, _seconds(maximum=1800)]
+# How long Redis keeps an unacknowledged message from others: a day is already far too long
+# for a lost worker's checks to wait.
+VisibilityTimeout = Annotated[float, _seconds(maximum=86400)]
 Attempts = Annotated[int, _whole_number(minimum=1, maximum=10)]
 RetryCount = Annotated[int, _whole_number(minimum=0, maximum=20)]
 

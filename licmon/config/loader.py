@@ -26,8 +26,9 @@ from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
 from licmon.config.errors import ConfigError, Problem, Problems, cap, clean_key
 from licmon.config.keys import check_secret_text, check_unknown_keys, secret_paths
-from licmon.config.model import BeatSettings, BrokerSettings, MonitorConfig, RetryPolicy
+from licmon.config.model import BeatSettings, BrokerSettings, MonitorConfig, RetryPolicy, TimeLimits
 from licmon.config.reading import ReadError, parse_yaml, read_config_text
+from licmon.config.reliability import check_visibility, time_limits
 from licmon.config.schema import document_model
 from licmon.config.sites import build_sites
 from licmon.core.dates import DateOrder
@@ -84,29 +85,50 @@ def load_config_text(
     settings = {
         destination.name: destination.settings(document, build) for destination in DESTINATIONS
     }
-    problems.raise_if_any(source)
     ours = document.licmon
     retries = ours.retries
+    policy = RetryPolicy(
+        quick_attempts=retries.quickAttempts,
+        quick_window_seconds=retries.quickWindowSeconds,
+        retries=retries.retries,
+        backoff_seconds=retries.backoffSeconds,
+        backoff_max_seconds=retries.backoffMaxSeconds,
+    )
+    limits = _time_limits(document, policy)
+    check_visibility(ours.broker.visibilityTimeoutSeconds, policy, limits, problems)
+    problems.raise_if_any(source)
     return MonitorConfig(
         sites=sites,
         destinations={name: value for name, value in settings.items() if value is not None},
         date_order=DateOrder(ours.dateOrder),
-        retry=RetryPolicy(
-            quick_attempts=retries.quickAttempts,
-            quick_window_seconds=retries.quickWindowSeconds,
-            retries=retries.retries,
-            backoff_seconds=retries.backoffSeconds,
-            backoff_max_seconds=retries.backoffMaxSeconds,
-        ),
+        retry=policy,
         broker=BrokerSettings(
             url=ours.broker.url,
             result_backend=ours.broker.resultBackend,
             task_events=ours.broker.taskEvents,
+            visibility_timeout=ours.broker.visibilityTimeoutSeconds,
+            require_persistence=ours.broker.requirePersistence,
+            time_limits=limits,
         ),
         beat=BeatSettings(lease_seconds=ours.beat.leaseSeconds),
         source=source,
         warnings=tuple(problems.warnings),
     )
+
+
+def _time_limits(document: Any, policy: RetryPolicy) -> TimeLimits:
+    """The tasks' time limits from `licmon.timeouts`: a QRS call is a connect and a read,
+    a delivery one call bounded by its destination's timeout."""
+    from licmon.destinations import DESTINATIONS
+
+    timeouts = document.licmon.timeouts
+    qrs_call = float(timeouts.qrsConnect) + float(timeouts.qrsRead)
+    deliveries = [
+        float(getattr(timeouts, destination.schema.timeout[0]))
+        for destination in DESTINATIONS
+        if destination.schema.timeout is not None
+    ]
+    return time_limits(qrs_call, deliveries, policy)
 
 
 def _parse_yaml(text: str, source: Path | None) -> dict[str, Any]:

@@ -58,11 +58,25 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
+class TimeLimits:
+    """Celery's soft and hard time limits of every task, in whole seconds."""
+
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
 class BrokerSettings:
     url: SecretStr
     result_backend: SecretStr
     # Task events feed Flower; off, each delivery costs a few Redis commands less.
     task_events: bool
+    # Redis redelivers a message nobody acknowledged after this long (a lost worker's).
+    visibility_timeout: float
+    # Refuse to start when the broker's Redis persists nothing (instead of a warning).
+    require_persistence: bool
+    # Derived from the timeouts and the quick-retry window (licmon.config.reliability).
+    time_limits: TimeLimits
 
 
 @dataclass(frozen=True)

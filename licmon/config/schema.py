@@ -28,6 +28,7 @@ from licmon.config.fields import (
     Switch,
     Text,
     ThresholdDays,
+    VisibilityTimeout,
 )
 from licmon.config.fleet import BeatSection, ZoneName
 from licmon.config.sections import Header, HeaderList, NameValue, Section
@@ -87,6 +88,12 @@ class BrokerSection(Section):
     resultBackend: ServiceUrl = SecretStr(DEFAULT_RESULT_BACKEND)
     # Task events feed Flower; each delivery costs a few Redis commands more with them.
     taskEvents: Switch = True
+    # Redis hands a message nobody acknowledged to another worker after this long: how soon
+    # the work of a lost worker is redone. It must exceed the longest retry countdown plus
+    # the hard time limit (checked in licmon/config/reliability.py).
+    visibilityTimeoutSeconds: VisibilityTimeout = 600.0
+    # Refuse to start, instead of warning, when the broker's Redis persists nothing.
+    requirePersistence: Switch = False
 
 
 class Retries(Section):
@@ -94,7 +101,9 @@ class Retries(Section):
     quickWindowSeconds: QuickWindow = 15.0
     retries: RetryCount = 5
     backoffSeconds: Backoff = 30.0
-    backoffMaxSeconds: Backoff = 600.0
+    # Below the broker's visibility timeout (600 s) less the hard time limit: see
+    # licmon/config/reliability.py.
+    backoffMaxSeconds: Backoff = 300.0
 
 
 class LicmonBase(Section):

@@ -1,0 +1,105 @@
+"""Does the broker's Redis keep what it holds across a restart? Asked once when a worker or
+beat starts.
+
+Everything the service has in flight lives in that Redis: queued checks, retries waiting
+for their countdown, claims, rate-limit windows and dead letters. A Redis that neither
+appends to a file (AOF) nor snapshots (RDB) loses all of it when it restarts, silently. So
+a worker or beat that finds such a Redis logs one warning saying so, or, with
+`licmon.broker.requirePersistence: true`, refuses to start (exit status 3).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import redis
+
+from licmon.config.model import MonitorConfig
+
+log = logging.getLogger("licmon.broker")
+# A worker or beat that refuses to start because its broker would lose what it holds.
+EXIT_NOT_PERSISTENT = 3
+
+_checked = False
+
+
+@dataclass(frozen=True)
+class Persistence:
+    aof: bool
+    # None: the server refused CONFIG GET (a managed Redis), so snapshots cannot be read.
+    rdb: bool | None
+
+    @property
+    def persistent(self) -> bool:
+        return self.aof or self.rdb is True
+
+
+def read_persistence(client: redis.Redis) -> Persistence:
+    info = client.info("persistence")
+    aof = str(info.get("aof_enabled", 0)) == "1"
+    try:
+        save = client.config_get("save").get("save", "")
+    except redis.ResponseError:
+        return Persistence(aof=aof, rdb=None)
+    return Persistence(aof=aof, rdb=bool(str(save).strip()))
+
+
+def where(url: str) -> str:
+    """host:port/db of a Redis URL, without its password."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{host}{port}{parts.path or ''}"
+
+
+def verdict(found: Persistence, url: str) -> str | None:
+    """The warning for `found`, or None when the Redis is persistent."""
+    if found.persistent:
+        return None
+    snapshots = (
+        "whether it snapshots (RDB) cannot be read (CONFIG GET refused)"
+        if found.rdb is None
+        else "no RDB snapshots"
+    )
+    return (
+        f"the broker's Redis ({where(url)}) has no append-only file (AOF) and {snapshots}: "
+        "queued checks, retries waiting for their countdown, claims, rate limits and dead "
+        "letters will be lost when it restarts (start it with 'appendonly yes')"
+    )
+
+
+def check_broker_persistence(config: MonitorConfig, client: redis.Redis, role: str) -> None:
+    """Warn once per process (a worker running beat as a thread is asked once), or refuse."""
+    global _checked
+    if _checked:
+        return
+    _checked = True
+    url = config.broker.url.get_secret_value()
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return  # the demo's embedded broker: nothing survives it anyway, by design
+    try:
+        found = read_persistence(client)
+    except redis.RedisError as exc:
+        problem = f"cannot ask the broker's Redis ({where(url)}) about its persistence: {exc}"
+        if config.broker.require_persistence:
+            refuse(role, problem)
+        log.warning("%s; not checked", problem)
+        return
+    message = verdict(found, url)
+    if message is None:
+        log.info("broker persistence: %s", "AOF" if found.aof else "RDB snapshots")
+    elif config.broker.require_persistence:
+        refuse(role, message)
+    else:
+        log.warning("%s; licmon.broker.requirePersistence: true refuses to start instead", message)
+
+
+def refuse(role: str, reason: str) -> None:
+    print(
+        f"licmon {role}: refusing to start (licmon.broker.requirePersistence is true): {reason}",
+        file=sys.stderr,
+    )
+    raise SystemExit(EXIT_NOT_PERSISTENT)
