@@ -13,8 +13,8 @@ worker is running, and that nobody received since the connection was lost (its s
 kombu's index is still from before), goes back to the front of its queue in one Redis
 transaction. A retry held during a broker restart then runs seconds after the restart, in
 every worker that survives it; a worker that did not survive leaves its messages to the
-sweep. A task that was running finishes on its own; its acknowledgement is lost with the
-old connection, so the sweep brings it back later, and its done claim skips it.
+sweep. A task that was running finishes on its own and is acknowledged (were that lost,
+the sweep would bring it back later, and its done claim would skip it).
 
 It reads kombu's Redis QoS (`_delivered`, `_dirty`) and calls `_do_restore_message`: the
 versions in `constraints.txt` are the ones `tests/faults` proves this with.
@@ -49,7 +49,8 @@ class ReapLostChildren(bootsteps.StartStopStep):
 
     def register_with_event_loop(self, worker: Any, hub: Any) -> None:
         maintain = getattr(worker.pool, "maintain_pool", None)
-        if maintain is not None:  # the prefork pool (threads have no children to lose)
+        # Prefork's reaps dead children; a pool without children (threads) does nothing.
+        if maintain is not None:
             hub.call_repeatedly(REAP_SECONDS, maintain)
 
 
