@@ -38,7 +38,11 @@ TYPOS = [
     ("licmon.timeouts", "qrsReed", "unknown key; did you mean 'qrsRead'?"),
     ("licmon.retries", "retry", "unknown key; did you mean 'retries'?"),
     ("licmon.broker", "taskEvent", "unknown key; did you mean 'taskEvents'?"),
-    ("licmon.broker", "visibilityTimeoutSecond", "unknown key; known keys here:"),
+    (
+        "licmon.broker",
+        "visibilityTimeoutSecnds",
+        "unknown key; did you mean 'visibilityTimeoutSeconds'?",
+    ),
     ("licmon.mqtt", "passwrd", "unknown key; did you mean 'password'?"),
     ("licmon.mqtt.tls", "cafile", "unknown key; did you mean 'caFile'?"),
     ("licmon.apprise", "ulrs", "unknown key; did you mean 'urls'?"),
