@@ -29,6 +29,8 @@ def checker(config_path: str, state_url: str) -> Callable[[str, str], None]:
     from licmon.checking import endpoint_for
     from licmon.checks import SERVER_LICENSE
     from licmon.config import load_config
+    from licmon.core import payloads
+    from licmon.core.alerts import CheckOutcome
     from licmon.destinations import DESTINATIONS, Delivery
     from licmon.qrs.client import QrsClient
     from licmon.resources import Resources
@@ -42,13 +44,18 @@ def checker(config_path: str, state_url: str) -> Callable[[str, str], None]:
             answer = SERVER_LICENSE.fetch(qrs)
         now = dt.datetime.now(dt.UTC)
         status = SERVER_LICENSE.evaluate(site, answer, now, config)
-        notices = SERVER_LICENSE.notices(status)
-        delivery = Delivery(site, SERVER_LICENSE, status, notices, check_id, now)
+        # Butler's notices: the routine status and, at or past the threshold, the alert.
+        notices = payloads.notices(status)
+        outcome = CheckOutcome(ok=True, checked_at=now)
+        delivery = Delivery(site, SERVER_LICENSE, status, notices, check_id, now, outcome)
+        alert = any(notice.alert for notice in notices)
         for destination in DESTINATIONS:
             settings = config.settings(destination.name)
             if settings is None:
                 continue
-            for target in destination.targets(settings, notices):
+            targets = destination.status_targets(settings)
+            targets += destination.alert_targets(settings) if alert else []
+            for target in dict.fromkeys(targets):
                 destination.deliver(settings, target, delivery, resources)
 
     return check

@@ -9,6 +9,7 @@ from typing import Any
 from celery import Task
 
 from licmon.checks import DEFAULT_KIND, check_kind
+from licmon.core.alerts import CheckOutcome, Message
 from licmon.destinations import DESTINATIONS, Delivery, Destination
 from licmon.senders.errors import PermanentDeliveryError
 from tasks.base import LicmonTask, quickly
@@ -46,6 +47,8 @@ def deliver(
     check_id: str,
     tick: str,
     kind: str,
+    outcome: dict[str, Any] | None,
+    alerts: list[dict[str, Any]] | None,
 ) -> str:
     config = runtime.config()
     settings = config.settings(destination.name)
@@ -53,13 +56,31 @@ def deliver(
         raise PermanentDeliveryError(destination.name, target, "not configured in this worker")
     check = check_kind(kind)
     judged = check.from_json(status)
+    where = config.site(site)
+    moment = datetime.fromisoformat(tick)
+    # Queued by a release without alert decisions: a successful check, judged as Butler does.
+    result = (
+        CheckOutcome(ok=True, checked_at=moment)
+        if outcome is None
+        else CheckOutcome.from_json(outcome)
+    )
+    if alerts is None:
+        decided, _ = check.judge(where, config, judged)({}) if result.ok else ([], {})
+    else:
+        decided = [Message.from_json(each) for each in alerts]
+    notices = []
+    if result.ok and target in destination.status_targets(settings):
+        notices += check.notices(judged)
+    if target in destination.alert_targets(settings):
+        notices += [check.render(each, config.alerts.templates, check_id) for each in decided]
     delivery = Delivery(
-        site=config.site(site),
+        site=where,
         kind=check,
         status=judged,
-        notices=check.notices(judged),
+        notices=notices,
         check_id=check_id,
-        tick=datetime.fromisoformat(tick),
+        tick=moment,
+        outcome=result,
     )
     resources = runtime.resources()
     done = quickly(lambda: destination.deliver(settings, target, delivery, resources), config.retry)
@@ -83,9 +104,12 @@ def _register(destination: Destination) -> Task:
         tick: str,
         kind: str = DEFAULT_KIND,
         replay_of: str | None = None,
+        outcome: dict[str, Any] | None = None,
+        alerts: list[dict[str, Any]] | None = None,
     ) -> str:
         # `replay_of`: the task id of the dead letter this replays (tasks/base.py).
-        return deliver(destination, site, target, status, check_id, tick, kind)
+        # `outcome` and `alerts`: how the check went and the alerts decided for this target.
+        return deliver(destination, site, target, status, check_id, tick, kind, outcome, alerts)
 
     return deliver_to
 

@@ -15,6 +15,7 @@ each check's outcome is kept for `licmon status` (licmon/state/fleet.py).
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,9 +27,10 @@ from licmon.checking import endpoint_for
 from licmon.checks import DEFAULT_KIND, CheckKind, check_kind
 from licmon.config.model import MonitorConfig, Site
 from licmon.config.reliability import PUBLISH_RETRY
-from licmon.destinations import DESTINATIONS
+from licmon.core.alerts import CheckOutcome
 from licmon.qrs.client import QrsClient
 from tasks import fleet, gate
+from tasks.alerting import Planned, plan
 from tasks.base import Done, LicmonTask, quickly
 from tasks.deliver import DELIVERY_TASKS
 from worker import runtime
@@ -40,6 +42,8 @@ from worker.settings import FETCH_TASK
 log = logging.getLogger("licmon.tasks")
 # QRS clients a worker process keeps (each holds at most one idle TLS connection).
 QRS_CLIENTS_KEPT = 32
+# The error kind of a check whose QRS answered with something that is no readable license.
+UNREADABLE = "unreadable_answer"
 
 
 class FetchTask(LicmonTask):
@@ -77,11 +81,59 @@ class FetchTask(LicmonTask):
         try:
             super().on_failure(exc, task_id, args, kwargs, einfo)
         finally:
-            fleet.failed(self.arguments(args, kwargs), exc)
+            self.check_failed(self.arguments(args, kwargs), exc)
+
+    def check_failed(self, arguments: dict[str, Any], exc: BaseException) -> None:
+        """The check gave up: record it, and tell whom the policy says (check failing)."""
+        config = runtime.config()
+        try:
+            site = config.site(str(arguments.get("site")))
+            kind = check_kind(arguments.get("kind") or DEFAULT_KIND)
+        except KeyError:
+            return  # not a configured site or kind: nobody to tell
+        now = datetime.now(UTC)
+        check_id = str(arguments.get("check_id") or make_check_id(site.name, now))
+        reason = str(exc) or type(exc).__name__
+        status = kind.failed(site, now, reason).to_json()
+        error = fleet.error_kind(exc)
+        started = getattr(self.request, "licmon_started", None)
+        outcome = CheckOutcome(
+            ok=False,
+            checked_at=now,
+            error_kind=error,
+            reason=reason,
+            permanent=fleet.is_permanent(exc) or fleet.is_permanent(exc.__cause__),
+            consecutive_failures=fleet.failed(kind, site.name, status, check_id, error, reason),
+            duration_ms=0.0 if started is None else (time.monotonic() - started) * 1000,
+        )
+        tick = str(arguments.get("tick") or instant_text(now))
+        try:
+            sent = publish(
+                plan(kind, config, site, None, outcome, check_id),
+                site.name,
+                kind.name,
+                status,
+                outcome,
+                check_id,
+                tick,
+            )
+        except Exception as error:  # on_failure must end; the next check tries again
+            log.warning(
+                "%s: the failed check of %s was not delivered: %s", check_id, site.name, error
+            )
+            return
+        log.info(
+            "check of %s (%s) failed (%s); delivering to %s",
+            site.name,
+            check_id,
+            error,
+            ", ".join(f"{d['destination']}/{d['target']}" for d in sent) or "nothing",
+        )
 
 
 def read(kind: CheckKind, site: Site, config: MonitorConfig) -> Any:
-    """Layers 1 and 2: the QRS answer, judged."""
+    """Layers 1 and 2: the QRS answer, judged (a status with an `error` when the answer
+    could not be read as a license)."""
 
     # The site's client (and its TLS connection) is kept while the site is among the most
     # recently checked of this process: reused by frequent checks, never piling up.
@@ -96,29 +148,20 @@ def read(kind: CheckKind, site: Site, config: MonitorConfig) -> Any:
     return kind.evaluate(site, answer, datetime.now(UTC), config)
 
 
-def plan(kind: CheckKind, config: MonitorConfig, status: Any) -> list[tuple[str, str]]:
-    """(destination, target) of every delivery of this status."""
-    notices = kind.notices(status)
-    return [
-        (destination.name, target)
-        for destination in DESTINATIONS
-        if (settings := config.settings(destination.name)) is not None
-        for target in destination.targets(settings, notices)
-    ]
-
-
 def publish(
-    deliveries: list[tuple[str, str]],
+    deliveries: list[Planned],
     site: str,
     kind: str,
     status: dict[str, Any],
+    outcome: CheckOutcome,
     check_id: str,
     tick: str,
 ) -> list[dict[str, str]]:
     """Layer 3: every delivery through one producer (one connection, one channel)."""
     sent = []
     with app.producer_or_acquire() as producer:
-        for destination, target in deliveries:
+        for planned in deliveries:
+            destination, target = planned.destination, planned.target
             result = DELIVERY_TASKS[destination].apply_async(
                 kwargs={
                     "site": site,
@@ -127,6 +170,8 @@ def publish(
                     "check_id": check_id,
                     "tick": tick,
                     "kind": kind,
+                    "outcome": outcome.to_json(),
+                    "alerts": planned.alerts,
                 },
                 producer=producer,
                 retry=True,
@@ -147,12 +192,13 @@ def fetch_license(
     kind: str = DEFAULT_KIND,
     status: dict[str, Any] | None = None,
     replay_of: str | None = None,
+    outcome: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Beat sends `site`, `check_id`, `tick` and `kind`; by hand, `site` alone checks it now.
 
-    `status` is set only by this task's own retry after a broker error: the check was read
-    and judged already and is not read again. `replay_of` is the task id of the dead letter
-    a replay re-sends (handled in tasks/base.py).
+    `status` and `outcome` are set only by this task's own retry after a broker error: the
+    check was read and judged already and is not read again. `replay_of` is the task id of
+    the dead letter a replay re-sends (handled in tasks/base.py).
     """
     config = runtime.config()
     target_site = config.site(site)
@@ -160,14 +206,16 @@ def fetch_license(
     moment = datetime.now(UTC)
     tick = tick or instant_text(moment)
     check_id = check_id or make_check_id(site, moment)
-    fresh = status is None
-    judged = read(check, target_site, config) if status is None else check.from_json(status)
-    status = judged.to_json()
-    if fresh:  # a retry carrying the status was recorded when it was read
-        fleet.succeeded(check, site, status, check_id)
-    deliveries = plan(check, config, judged)
+    if status is None or outcome is None:
+        self.request.licmon_started = started = time.monotonic()
+        judged = read(check, target_site, config)
+        status = judged.to_json()
+        result = checked(check, site, status, check_id, moment, started)
+    else:
+        judged, result = check.from_json(status), CheckOutcome.from_json(outcome)
+    deliveries = plan(check, config, target_site, judged, result, check_id)
     try:
-        sent = publish(deliveries, site, kind, status, check_id, tick)
+        sent = publish(deliveries, site, kind, status, result, check_id, tick)
     except OperationalError as exc:
         log.warning(
             "checked %s (%s) but the broker refused the deliveries: %s", site, check_id, exc
@@ -188,6 +236,7 @@ def fetch_license(
                 "kind": kind,
                 "status": status,
                 "replay_of": replay_of,
+                "outcome": result.to_json(),
             },
         ) from None
     log.info(
@@ -198,3 +247,29 @@ def fetch_license(
         ", ".join(f"{d['destination']}/{d['target']}" for d in sent) or "nothing",
     )
     return status | {"checkId": check_id, "deliveries": sent}
+
+
+def checked(
+    kind: CheckKind,
+    site: str,
+    status: dict[str, Any],
+    check_id: str,
+    moment: datetime,
+    started: float,
+) -> CheckOutcome:
+    """A check whose QRS answered: recorded for the fleet view, and its outcome. An answer
+    that is no readable license is a failed check, and a permanent one."""
+    duration_ms = (time.monotonic() - started) * 1000
+    reason = status.get("error")
+    if not reason:
+        fleet.succeeded(kind, site, status, check_id)
+        return CheckOutcome(ok=True, checked_at=moment, duration_ms=duration_ms)
+    return CheckOutcome(
+        ok=False,
+        checked_at=moment,
+        error_kind=UNREADABLE,
+        reason=str(reason),
+        permanent=True,
+        consecutive_failures=fleet.failed(kind, site, status, check_id, UNREADABLE, str(reason)),
+        duration_ms=duration_ms,
+    )

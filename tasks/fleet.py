@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from licmon.checks import DEFAULT_KIND, CheckKind, check_kind
+from licmon.checks import CheckKind
 from worker import runtime
 
 log = logging.getLogger("licmon.tasks")
@@ -28,6 +28,12 @@ def error_kind(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def is_permanent(exc: BaseException) -> bool:
+    """A failure a person has to fix (a certificate, a password): no retry helps."""
+    transient = getattr(exc, "transient", None)
+    return transient is False
+
+
 def succeeded(kind: CheckKind, site: str, status: dict[str, Any], check_id: str) -> None:
     try:
         runtime.fleet().succeeded(kind.name, site, status, check_id, datetime.now(UTC))
@@ -35,26 +41,19 @@ def succeeded(kind: CheckKind, site: str, status: dict[str, Any], check_id: str)
         log.warning("%s: the fleet view was not updated: %s", check_id, exc)
 
 
-def failed(arguments: dict[str, Any], exc: BaseException) -> None:
-    """The check gave up (after its retries, if any): its failed status and the reason."""
-    config = runtime.config()
-    check_id = str(arguments.get("check_id") or "")
+def failed(
+    kind: CheckKind,
+    site: str,
+    status: dict[str, Any],
+    check_id: str,
+    kind_of_error: str,
+    reason: str,
+) -> int:
+    """Records a failed check; the failed checks in a row (0 when Redis could not say)."""
     try:
-        site = config.site(str(arguments.get("site")))
-        kind = check_kind(arguments.get("kind") or DEFAULT_KIND)
-    except KeyError:
-        return  # not a configured site or kind: nothing to show
-    now = datetime.now(UTC)
-    reason = str(exc) or type(exc).__name__
-    try:
-        runtime.fleet().failed(
-            kind.name,
-            site.name,
-            kind.failed(site, now, reason).to_json(),
-            check_id,
-            now,
-            error_kind(exc),
-            reason,
+        return runtime.fleet().failed(
+            kind.name, site, status, check_id, datetime.now(UTC), kind_of_error, reason
         )
     except redis.RedisError as error:
         log.warning("%s: the fleet view was not updated: %s", check_id, error)
+        return 0

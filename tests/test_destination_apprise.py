@@ -28,6 +28,7 @@ from licmon.checks import SERVER_LICENSE
 from licmon.config import ConfigError, load_config
 from licmon.config.model import Site
 from licmon.core import payloads
+from licmon.core.alerts import CheckOutcome
 from licmon.core.server_license import LicenseStatus, evaluate_license
 from licmon.destinations import Delivery, destination
 from licmon.resources import Resources
@@ -206,7 +207,7 @@ def test_both_switches_off_is_a_warning(tmp_path: Path) -> None:
 # --- targets ---------------------------------------------------------------------------------
 
 
-def test_targets_follow_the_notices_and_switches() -> None:
+def test_targets_follow_the_switches() -> None:
     apprise = destination("apprise")
     settings = (
         target("json://h/1", key="apprise-1"),  # alerts only: the default
@@ -214,11 +215,8 @@ def test_targets_follow_the_notices_and_switches() -> None:
         target("json://h/3", key="apprise-3", send_recurring=True, send_alert=False),
         target("json://h/4", key="apprise-4", send_alert=False),
     )
-    both = payloads.notices(THIRTY_DAYS)
-    assert [notice.alert for notice in both] == [False, True]
-    assert apprise.targets(settings, both) == ["apprise-1", "apprise-2", "apprise-3"]
-    status_only = payloads.notices(PERPETUAL)
-    assert apprise.targets(settings, status_only) == ["apprise-2", "apprise-3"]
+    assert apprise.status_targets(settings) == ["apprise-2", "apprise-3"]
+    assert apprise.alert_targets(settings) == ["apprise-1", "apprise-2"]
 
 
 # --- deliveries: json:// -----------------------------------------------------------------------
@@ -321,9 +319,10 @@ def test_each_notice_is_sent_once_through_the_destination(
         site=site("prod"),
         kind=SERVER_LICENSE,
         status=THIRTY_DAYS,
-        notices=SERVER_LICENSE.notices(THIRTY_DAYS),
+        notices=payloads.notices(THIRTY_DAYS),
         check_id=CHECK_ID,
         tick=TICK,
+        outcome=CheckOutcome(ok=True, checked_at=TICK),
     )
     resources = Resources(REDIS_URL)
     try:

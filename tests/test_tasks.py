@@ -24,6 +24,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from licmon.claims import Claims
 from licmon.config import load_config_text
 from licmon.config.model import RetryPolicy
+from licmon.core.alerts import CheckOutcome, Message
 from licmon.core.notices import InfluxPoint, Notice
 from licmon.qrs.errors import QrsServerError, QrsUntrustedServerError
 from licmon.senders.errors import PermanentDeliveryError, TransientDeliveryError
@@ -338,13 +339,25 @@ class NodeCountCheck:
 
     name = "node_count"
     monitor_key = "nodeCountMonitor"
+    label = "node count"
+    check_measurement = "node_count_check"
 
     def notices(self, status: NodeCount) -> list[Notice]:
         text = f"{status.site} has {status.nodes} nodes"
-        return [
-            Notice(False, "node count", text, "Nodes", text, {"nodes": status.nodes}),
-            Notice(True, "too few nodes", text, "Nodes!", text, {"nodes": status.nodes}),
-        ]
+        return [Notice(False, "node count", text, "Nodes", text, {"nodes": status.nodes})]
+
+    def judge(self, site: Any, config: Any, status: NodeCount) -> Any:
+        def judge(part: Mapping[str, Any]) -> tuple[list[Message], dict[str, Any]]:
+            if part.get("told"):
+                return [], dict(part)
+            return [Message("too_few", {"nodes": status.nodes})], {"told": True}
+
+        return judge
+
+    def render(self, message: Message, templates: Any, check_id: str) -> Notice:
+        nodes = message.fields["nodes"]
+        text = f"only {nodes} nodes"
+        return Notice(True, "too few nodes", text, "Nodes!", text, {"nodes": nodes})
 
     def from_json(self, data: Mapping[str, Any]) -> NodeCount:
         return NodeCount(data["site"], data["nodes"])
@@ -360,21 +373,27 @@ def test_a_new_check_kind_is_planned_and_delivered_without_pipeline_changes(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import licmon.checks
+    from tasks.alerting import plan
     from tasks.deliver import DELIVERY_TASKS
-    from tasks.fetch import plan
     from worker import runtime
 
     kind = NodeCountCheck()
     monkeypatch.setattr(licmon.checks, "CHECK_KINDS", (*licmon.checks.CHECK_KINDS, kind))
     status = NodeCount("alpha", 3)
-    targets = plan(kind, runtime.config(), status)  # type: ignore[arg-type]
-    assert targets == [
-        ("webhook", "status-1"),
-        ("webhook", "alert-1"),
-        ("webhook", "alert-2"),
-        ("webhook", "alert-3"),
-    ]
+    config = runtime.config()
     check_id = f"alpha@{uuid.uuid4().hex[:8]}"
+    outcome = CheckOutcome(ok=True, checked_at=datetime.now(UTC))
+    planned = plan(kind, config, config.site("alpha"), status, outcome, check_id)  # type: ignore[arg-type]
+    told = [{"what": "too_few", "fields": {"nodes": 3}}]
+    assert [(p.destination, p.target, p.alerts) for p in planned] == [
+        ("webhook", "status-1", []),
+        ("webhook", "alert-1", told),
+        ("webhook", "alert-2", told),
+        ("webhook", "alert-3", told),
+    ]
+    # Its policy said it once: the next check tells the alert targets nothing.
+    again = plan(kind, config, config.site("alpha"), status, outcome, check_id + "b")  # type: ignore[arg-type]
+    assert [(p.destination, p.target) for p in again] == [("webhook", "status-1")]
     DELIVERY_TASKS["webhook"].apply_async(
         kwargs={
             "site": "alpha",
@@ -383,6 +402,8 @@ def test_a_new_check_kind_is_planned_and_delivered_without_pipeline_changes(
             "check_id": check_id,
             "tick": datetime.now(UTC).isoformat(),
             "kind": kind.name,
+            "outcome": outcome.to_json(),
+            "alerts": told,
         }
     )
     (call,) = wait_for(

@@ -12,6 +12,7 @@ from licmon.claims import Claims
 from licmon.config import ConfigError, MonitorConfig, load_config
 from licmon.deadletters import DeadLetters
 from licmon.resources import Resources, process_resources
+from licmon.state.alert_history import AlertHistory
 from licmon.state.fleet import FleetState
 from licmon.state.pending import PendingChecks
 
@@ -56,3 +57,7 @@ def pending() -> PendingChecks:
 
 def fleet() -> FleetState:
     return FleetState(resources().redis)
+
+
+def alert_history() -> AlertHistory:
+    return AlertHistory(resources().redis)

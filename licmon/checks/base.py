@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from licmon.core.alerts import Judge, Message
 from licmon.core.notices import InfluxPoint, Notice
+from licmon.core.templates import MessageTemplate
 
 if TYPE_CHECKING:
     from licmon.config.model import MonitorConfig, Site
@@ -34,6 +36,10 @@ class CheckKind(Protocol):
     name: str
     # `Butler.qlikSenseLicense.<monitor_key>`: its switch, schedule and destinations.
     monitor_key: str
+    # What people call it in messages ("server license": "... check failing for <site>").
+    label: str
+    # The InfluxDB measurement of every check of this kind, failed or not.
+    check_measurement: str
 
     def monitor_section(self, destinations: type[Any]) -> type[Any]:
         """Its Butler section (a pydantic model), with `destination: <destinations>` in it."""
@@ -67,7 +73,19 @@ class CheckKind(Protocol):
 
     def status_document(self, status: Any, check_id: str) -> dict[str, Any]: ...
 
-    def notices(self, status: Any) -> list[Notice]: ...
+    def notices(self, status: Any) -> list[Notice]:
+        """The routine notices of a successful check (alerts are decided by `judge`)."""
+        ...
+
+    def judge(self, site: Site, config: MonitorConfig, status: Any) -> Judge:
+        """This kind's alert policy for one status: a `licmon.core.alerts.Judge`."""
+        ...
+
+    def render(
+        self, message: Message, templates: Mapping[str, MessageTemplate], check_id: str
+    ) -> Notice:
+        """One of this kind's alert messages (or a check failing/recovered) as a notice."""
+        ...
 
     def summary(self, status: Any) -> str:
         """A few words for the log line of a check."""

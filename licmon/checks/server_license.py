@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -10,9 +11,12 @@ from pydantic import create_model
 
 from licmon.config.fields import LaterText, Switch, ThresholdDays
 from licmon.config.sections import Section
-from licmon.core import payloads
+from licmon.core import license_alerts, payloads
+from licmon.core.alerts import Judge, Message
+from licmon.core.license_alerts import LevelPolicy
 from licmon.core.notices import InfluxPoint, Notice
 from licmon.core.server_license import LicenseStatus, evaluate_license, failed_status
+from licmon.core.templates import MessageTemplate
 
 if TYPE_CHECKING:
     from licmon.config.model import MonitorConfig, Site
@@ -34,6 +38,8 @@ class Monitor(Section):
 class ServerLicenseCheck:
     name = "server_license"
     monitor_key = "serverLicenseMonitor"
+    label = payloads.LABEL
+    check_measurement = payloads.CHECK_MEASUREMENT
 
     def monitor_section(self, destinations: type[Section]) -> type[Section]:
         """Its Butler section, with every destination's feature switch under `destination`."""
@@ -73,7 +79,16 @@ class ServerLicenseCheck:
         return payloads.status_document(status, check_id)
 
     def notices(self, status: LicenseStatus) -> list[Notice]:
-        return payloads.notices(status)
+        return [payloads.routine_notice(status)]
+
+    def judge(self, site: Site, config: MonitorConfig, status: LicenseStatus) -> Judge:
+        policy = LevelPolicy(config.levels(site), config.alerts.repeat_expired_seconds)
+        return functools.partial(license_alerts.judge, policy, status)
+
+    def render(
+        self, message: Message, templates: Mapping[str, MessageTemplate], check_id: str
+    ) -> Notice:
+        return payloads.alert_notice(message, templates, check_id)
 
     def summary(self, status: LicenseStatus) -> str:
         return f"{status.status.value}, {status.daysUntilExpiry} days left"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_core import PydanticCustomError
 
 from licmon.config.errors import cap, has_controls
@@ -197,6 +197,11 @@ Port = Annotated[int, _whole_number(minimum=1, maximum=65535)]
 QoS = Annotated[int, _whole_number(minimum=0, maximum=2)]
 # Ten years: a license is renewed within that, and days are added to dates.
 ThresholdDays = Annotated[int, _whole_number(minimum=0, maximum=3650)]
+# The level policy's levels, days: at most a dozen.
+ThresholdLevels = Annotated[list[ThresholdDays], Field(min_length=1, max_length=12)]
+# licmon.alerts.repeatExpiredHours: at most a year.
+AlertHours = Annotated[int, _whole_number(minimum=1, maximum=24 * 366)]
+FailureCount = Annotated[int, _whole_number(minimum=1, maximum=100)]
 # Butler's webhook rateLimit, seconds; 30 days.
 RateLimit = Annotated[int, _whole_number(minimum=0, maximum=30 * 24 * 3600)]
 # Butler's v3Config.writeTimeout, milliseconds; the same bound as every timeout.

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
+from licmon.config.alerts import build_alerts
 from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
 from licmon.config.errors import ConfigError, Problem, Problems, cap, clean_key
@@ -95,6 +96,7 @@ def load_config_text(
         backoff_max_seconds=retries.backoffMaxSeconds,
     )
     limits = _time_limits(document, policy)
+    alerts = build_alerts(ours.alerts, build)
     check_visibility(ours.broker.visibilityTimeoutSeconds, policy, limits, problems)
     problems.raise_if_any(source)
     return MonitorConfig(
@@ -111,6 +113,7 @@ def load_config_text(
             time_limits=limits,
         ),
         beat=BeatSettings(lease_seconds=ours.beat.leaseSeconds),
+        alerts=alerts,
         source=source,
         warnings=tuple(problems.warnings),
     )

@@ -9,13 +9,15 @@ Defaults live in the schema sections, not here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
 from licmon.core.dates import DateOrder
+from licmon.core.templates import DEFAULTS as DEFAULT_TEMPLATES
+from licmon.core.templates import MessageTemplate
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class Site:
     read_timeout: float
     # Whose workers check it: `license.fetch.<zone>`; None: the central `license.fetch`.
     zone: str | None = None
+    # The level policy's levels for this site (licmon.sites[].thresholdsDays), highest
+    # first; None: licmon.alerts.thresholdsDays.
+    thresholds_days: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,22 @@ class BeatSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """`licmon.alerts` (licmon/config/alerts.py)."""
+
+    # The level policy's levels, highest first; empty: Butler's policy.
+    levels: tuple[int, ...] = ()
+    repeat_expired_seconds: float = 24 * 3600.0
+    # Failed checks in a row before "check failing" (a permanent failure: the first).
+    check_failures: int = 3
+    # later.js text of the digest's schedule; None: no digest.
+    digest: str | None = None
+    templates: Mapping[str, MessageTemplate] = field(
+        default_factory=lambda: dict(DEFAULT_TEMPLATES)
+    )
+
+
+@dataclass(frozen=True)
 class MonitorConfig:
     """Everything a check and its deliveries need."""
 
@@ -96,6 +117,7 @@ class MonitorConfig:
     retry: RetryPolicy
     broker: BrokerSettings
     beat: BeatSettings
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     source: Path | None = None
     # Settings that are valid but probably not what was meant (a destination switched on
     # whose connection is switched off): shown by `licmon config validate` and logged.
@@ -110,3 +132,7 @@ class MonitorConfig:
     def settings(self, destination: str) -> Any | None:
         """The settings of `destination`, or None when it is switched off."""
         return self.destinations.get(destination)
+
+    def levels(self, site: Site) -> tuple[int, ...]:
+        """The level policy's levels for `site`; empty: Butler's policy."""
+        return self.alerts.levels if site.thresholds_days is None else site.thresholds_days

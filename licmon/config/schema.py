@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, create_model
 
+from licmon.config.alerts import AlertsSection
 from licmon.config.fields import (
     Attempts,
     Backoff,
@@ -28,6 +29,7 @@ from licmon.config.fields import (
     Switch,
     Text,
     ThresholdDays,
+    ThresholdLevels,
     VisibilityTimeout,
 )
 from licmon.config.fleet import BeatSection, ZoneName
@@ -79,6 +81,8 @@ class SiteEntry(Section):
     # The server license's threshold and schedule for this site; Butler's when left out.
     thresholdDays: ThresholdDays | None = None
     frequency: LaterText | None = None
+    # This site's levels of the level policy; licmon.alerts.thresholdsDays when left out.
+    thresholdsDays: ThresholdLevels | None = None
     # Checked by the workers of this zone only (queue `license.fetch.<zone>`); none: central.
     zone: ZoneName | None = None
 
@@ -116,6 +120,7 @@ class LicmonBase(Section):
     broker: BrokerSection = BrokerSection()
     retries: Retries = Retries()
     beat: BeatSection = BeatSection()
+    alerts: AlertsSection = AlertsSection()
 
 
 def _section(name: str, base: type[Section], fields: dict[str, type]) -> type[Section]:

@@ -51,6 +51,11 @@ def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
                     ),
                     frequency=entry.frequency or monitor.frequency,
                     zone=entry.zone,
+                    thresholds_days=(
+                        None
+                        if entry.thresholdsDays is None
+                        else tuple(sorted(set(entry.thresholdsDays), reverse=True))
+                    ),
                     **timing,
                 )
             )

@@ -34,3 +34,24 @@ class Notice:
     title: str
     body: str
     params: Mapping[str, Any]
+
+
+def check_point(
+    measurement: str,
+    site: str,
+    static_tags: tuple[tuple[str, str], ...],
+    timestamp: datetime,
+    ok: bool,
+    error_kind: str,
+    duration_ms: float,
+) -> InfluxPoint:
+    """One point per check, failed or not, beside (never inside) Butler's measurement:
+    `ok`, `error_kind` ("" when ok) and how long the QRS took."""
+    tags = dict(static_tags)
+    tags["site"] = site
+    fields: dict[str, bool | float | str] = {
+        "ok": ok,
+        "error_kind": error_kind,
+        "duration_ms": float(duration_ms),
+    }
+    return InfluxPoint(measurement, tags, fields, timestamp)

@@ -8,17 +8,24 @@ receivers go on working. Additions are only where Butler has no way to say it: `
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from licmon.core.alerts import Message
+from licmon.core.failure_notices import failure_notice, rendered
+from licmon.core.license_alerts import ABOUT_TO_EXPIRE, EXPIRED, RENEWED, LevelPolicy, judge
 from licmon.core.notices import InfluxPoint, Notice
 from licmon.core.server_license import Level, LicenseStatus
+from licmon.core.templates import DEFAULTS, MessageTemplate
 
 INFLUX_MEASUREMENT = "qlik_sense_server_license"
 EVENT_STATUS = "server license status"
 EVENT_ABOUT_TO_EXPIRE = "server license about to expire alert"
 EVENT_EXPIRED = "server license has expired alert"
+EVENT_RENEWED = "server license renewed"
+LABEL = "server license"
+CHECK_MEASUREMENT = "qlik_sense_server_license_check"
 
 
 def influx_point(
@@ -60,14 +67,7 @@ def mqtt_status_json(status: LicenseStatus, check_id: str) -> str:
 
 def alert_text(status: LicenseStatus) -> str:
     """Butler's plain-text alert. Only meaningful when `status.needs_alert`."""
-    if status.status is Level.EXPIRED:
-        if status.expiryDate is None:
-            return "Qlik Sense server license has expired (the license gives no expiry date)"
-        return f"Qlik Sense server license expired on {status.expiryDate}"
-    return (
-        f"Qlik Sense server license is about to expire in {status.daysUntilExpiry} days, "
-        f"on {status.expiryDate}"
-    )
+    return butler_alerts(status)[0].text
 
 
 def webhook_event(status: LicenseStatus, alert: bool) -> str:
@@ -91,28 +91,61 @@ def status_text(status: LicenseStatus) -> str:
     )
 
 
+def routine_notice(status: LicenseStatus) -> Notice:
+    """The status of a routine check, sent every run to the status targets."""
+    return Notice(
+        alert=False,
+        event=EVENT_STATUS,
+        text=status_text(status),
+        title=f"Qlik Sense license status: {status.site}",
+        body=status_text(status),
+        params=webhook_params(status, alert=False),
+    )
+
+
+def alert_notice(
+    message: Message, chosen: Mapping[str, MessageTemplate], check_id: str = ""
+) -> Notice:
+    """One alert of the server license's policy, its texts from the templates `chosen`."""
+    common = failure_notice(LABEL, message, chosen, check_id)
+    if common is not None:
+        return common
+    fields = dict(message.fields)
+    values = fields | {"license": LABEL, "checkId": check_id}
+    days, expiry = fields.get("daysLeft"), fields.get("expiryDate")
+    if message.what == RENEWED:
+        params = {
+            "event": EVENT_RENEWED,
+            "site": fields.get("site"),
+            "expiryDateStr": fields.get("expiryDateStr"),
+            "daysUntilExpiry": days,
+        }
+        name = "renewed" if expiry is not None else "renewedPerpetual"
+        return rendered(chosen[name], values, EVENT_RENEWED, params)
+    if message.what == EXPIRED:
+        event, name = EVENT_EXPIRED, "expired" if expiry is not None else "expiredUndated"
+    elif message.what == ABOUT_TO_EXPIRE:
+        event, name = EVENT_ABOUT_TO_EXPIRE, "aboutToExpire"
+    else:
+        raise ValueError(f"not a server license message: {message.what!r}")
+    # Butler's four parameters, exactly.
+    params = {
+        "event": event,
+        "licenseExpired": bool(fields.get("licenseExpired")),
+        "expiryDateStr": fields.get("expiryDateStr"),
+        "daysUntilExpiry": days,
+    }
+    return rendered(chosen[name], values, event, params)
+
+
+def butler_alerts(status: LicenseStatus) -> list[Notice]:
+    """Butler's alert of one check, as Butler decides it (every check at or past the
+    threshold), in Butler's words."""
+    messages, _ = judge(LevelPolicy(), status, {})
+    return [alert_notice(message, DEFAULTS) for message in messages if message.what != RENEWED]
+
+
 def notices(status: LicenseStatus) -> list[Notice]:
-    """The routine status, then Butler's alert when the license is at or past its threshold."""
-    said = [
-        Notice(
-            alert=False,
-            event=EVENT_STATUS,
-            text=status_text(status),
-            title=f"Qlik Sense license status: {status.site}",
-            body=status_text(status),
-            params=webhook_params(status, alert=False),
-        )
-    ]
-    if status.needs_alert:
-        text = alert_text(status)
-        said.append(
-            Notice(
-                alert=True,
-                event=webhook_event(status, alert=True),
-                text=text,
-                title=f"Qlik Sense license alert: {status.site}",
-                body=f"{status.site}: {text}",
-                params=webhook_params(status, alert=True),
-            )
-        )
-    return said
+    """Butler's notices of one check: the routine status, then the alert when the license
+    is at or past its threshold (the pipeline decides alerts with the policy instead)."""
+    return [routine_notice(status), *butler_alerts(status)]

@@ -8,7 +8,6 @@ One task per URL, named `apprise-<N>`; the URL itself never leaves the config.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, SecretStr
@@ -110,10 +109,13 @@ class AppriseDestination:
             )
         return tuple(targets) or None
 
-    def targets(self, settings: tuple[AppriseTarget, ...], notices: Sequence[Notice]) -> list[str]:
-        return [
-            target.key for target in settings if any(wanted(target, notice) for notice in notices)
-        ]
+    records_failed_checks = False
+
+    def status_targets(self, settings: tuple[AppriseTarget, ...]) -> list[str]:
+        return [target.key for target in settings if target.send_recurring]
+
+    def alert_targets(self, settings: tuple[AppriseTarget, ...]) -> list[str]:
+        return [target.key for target in settings if target.send_alert]
 
     def deliver(
         self,

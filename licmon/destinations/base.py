@@ -4,7 +4,9 @@
   check kind's `destination:` section, its own `licmon` section and timeout, with defaults;
 - `env_secrets`: which environment variables replace which of its keys;
 - `settings`: its sections read into one settings value (None when it is switched off);
-- `targets`: which of its targets a check's notices go to (names, never secrets);
+- `status_targets` and `alert_targets`: which of its targets get every check's routine
+  status, and which get alerts (names, never secrets); `records_failed_checks`: whether a
+  failed check is delivered to its status targets too (InfluxDB records every check);
 - `deliver`: one target receives one check, through its sender.
 
 It raises only the senders' `DeliveryError` family, whose `transient` flag decides between
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from licmon.core.alerts import CheckOutcome
 from licmon.core.notices import Notice
 
 if TYPE_CHECKING:
@@ -44,7 +47,8 @@ class DestinationSchema:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One check of one site, for one target: the status and what it means to people."""
+    """One check of one site, for one target: the status, how the check went, and what
+    this target is told (the routine status and the alerts decided for it)."""
 
     site: Site
     kind: CheckKind
@@ -52,6 +56,7 @@ class Delivery:
     notices: Sequence[Notice]
     check_id: str
     tick: datetime
+    outcome: CheckOutcome
 
 
 class Destination(Protocol):
@@ -67,8 +72,15 @@ class Destination(Protocol):
         """This destination's settings from the validated document; None when switched off."""
         ...
 
-    def targets(self, settings: Any, notices: Sequence[Notice]) -> list[str]:
-        """Names of the targets these notices go to; names never carry secrets."""
+    # A failed check is delivered to the status targets too (they record every check).
+    records_failed_checks: bool
+
+    def status_targets(self, settings: Any) -> list[str]:
+        """Targets that receive every successful check's routine status."""
+        ...
+
+    def alert_targets(self, settings: Any) -> list[str]:
+        """Targets that receive alerts; each keeps its own alert history."""
         ...
 
     def deliver(self, settings: Any, target: str, delivery: Delivery, resources: Resources) -> str:

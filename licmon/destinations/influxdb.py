@@ -7,7 +7,6 @@ Butler keys: `Butler.influxDb` (connection, version, global tags) and the featur
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from pydantic import SecretStr
@@ -16,7 +15,7 @@ from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
 from licmon.config.fields import CleanText, InfluxVersion, Milliseconds, Port, Secret, Switch, Text
 from licmon.config.sections import Section, StaticList, merge_tags
-from licmon.core.notices import Notice
+from licmon.core.notices import check_point
 from licmon.destinations.base import Delivery, DestinationSchema
 from licmon.resources import Resources
 from licmon.senders.settings import InfluxSettings
@@ -154,8 +153,14 @@ class InfluxDbDestination:
             password=_secret(auth.password) if auth.enable else None,
         )
 
-    def targets(self, settings: InfluxSettings, notices: Sequence[Notice]) -> list[str]:
+    # Every check is a point of the kind's check measurement, failed or not.
+    records_failed_checks = True
+
+    def status_targets(self, settings: InfluxSettings) -> list[str]:
         return ["influxdb"]
+
+    def alert_targets(self, settings: InfluxSettings) -> list[str]:
+        return []
 
     def deliver(
         self, settings: InfluxSettings, target: str, delivery: Delivery, resources: Resources
@@ -164,9 +169,23 @@ class InfluxDbDestination:
 
         writer = resources.get(("influxdb", settings), lambda: make_influx_writer(settings))
         tags = (*settings.tags, *delivery.site.tags)
-        points = delivery.kind.influx_points(delivery.status, tags, delivery.tick)
-        for point in points:
-            writer.write(point.measurement, point.tags, point.fields, point.timestamp)
+        outcome = delivery.outcome
+        # Butler's measurement only for a license read; the check's own point always.
+        points = (
+            delivery.kind.influx_points(delivery.status, tags, delivery.tick) if outcome.ok else []
+        )
+        points.append(
+            check_point(
+                delivery.kind.check_measurement,
+                delivery.site.name,
+                tags,
+                delivery.tick,
+                ok=outcome.ok,
+                error_kind=outcome.error_kind,
+                duration_ms=outcome.duration_ms,
+            )
+        )
+        writer.write_points(points)
         return ", ".join(f"point {p.measurement} at {p.timestamp.isoformat()}" for p in points)
 
 

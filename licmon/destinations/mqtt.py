@@ -8,14 +8,12 @@ TLS, QoS, retained status, per-site subtopics).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
 from licmon.config.fields import CleanText, FilePath, Port, QoS, Secret, Switch, Text
 from licmon.config.sections import EnableSwitch, Section
-from licmon.core.notices import Notice
 from licmon.destinations.base import Delivery, DestinationSchema
 from licmon.resources import Resources
 from licmon.senders.settings import MqttSettings, MqttTls
@@ -120,11 +118,13 @@ class MqttDestination:
             timeout=build.timeout("mqtt"),
         )
 
-    def targets(self, settings: MqttSettings, notices: Sequence[Notice]) -> list[str]:
-        targets = [STATUS] if settings.send_recurring else []
-        if settings.send_alert and any(notice.alert for notice in notices):
-            targets.append(ALERT)
-        return targets
+    records_failed_checks = False
+
+    def status_targets(self, settings: MqttSettings) -> list[str]:
+        return [STATUS] if settings.send_recurring else []
+
+    def alert_targets(self, settings: MqttSettings) -> list[str]:
+        return [ALERT] if settings.send_alert else []
 
     def deliver(
         self, settings: MqttSettings, target: str, delivery: Delivery, resources: Resources

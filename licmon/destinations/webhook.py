@@ -8,7 +8,6 @@ qlikSenseServerLicenseExpiryAlert}` (`{rateLimit, webhooks[]}` each) and the fea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from pydantic import Field, SecretStr
@@ -17,7 +16,6 @@ from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
 from licmon.config.fields import FilePath, HttpMethod, HttpUrl, RateLimit, Switch, Text
 from licmon.config.sections import EnableSwitch, Section
-from licmon.core.notices import Notice
 from licmon.destinations.base import Delivery, DestinationSchema
 from licmon.resources import Resources
 from licmon.senders.settings import WebhookTarget
@@ -96,9 +94,13 @@ class WebhookDestination:
                 targets += _group(getattr(notification, group), kind, group, build)
         return tuple(targets) or None
 
-    def targets(self, settings: tuple[WebhookTarget, ...], notices: Sequence[Notice]) -> list[str]:
-        alert = any(notice.alert for notice in notices)
-        return [hook.key for hook in settings if hook.kind == "status" or alert]
+    records_failed_checks = False
+
+    def status_targets(self, settings: tuple[WebhookTarget, ...]) -> list[str]:
+        return [hook.key for hook in settings if hook.kind == "status"]
+
+    def alert_targets(self, settings: tuple[WebhookTarget, ...]) -> list[str]:
+        return [hook.key for hook in settings if hook.kind == "alert"]
 
     def deliver(
         self,

@@ -11,12 +11,13 @@ import datetime as dt
 import logging
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import requests
 
 from licmon.bounded_http import Answer, bounded_request, bounded_session
+from licmon.core.notices import InfluxPoint
 from licmon.core.text import printable
 from licmon.senders._http import BODY_LIMIT, describe_request_exception, redact_url
 from licmon.senders.errors import (
@@ -44,6 +45,10 @@ class InfluxWriter(Protocol):
         fields: Mapping[str, FieldValue | None],
         timestamp: dt.datetime,
     ) -> None: ...
+
+    def write_points(self, points: Sequence[InfluxPoint]) -> None:
+        """Every point in one request (points of one check are written together)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -73,6 +78,14 @@ def build_line(
 ) -> str:
     """One line of line protocol at second precision; empty when no field has a value."""
     return encode_line(measurement, tags, fields, timestamp)
+
+
+def lines_of(points: Sequence[InfluxPoint], target: str) -> str:
+    """The points as line protocol, one line each; a point without any field is refused."""
+    lines = [build_line(p.measurement, p.tags, p.fields, p.timestamp) for p in points]
+    if not lines or not all(lines):
+        raise PermanentDeliveryError(DESTINATION, target, "no field has a value")
+    return "\n".join(lines)
 
 
 def _quote_identifier(name: str) -> str:
@@ -126,9 +139,10 @@ class _V1Writer:
         fields: Mapping[str, FieldValue | None],
         timestamp: dt.datetime,
     ) -> None:
-        line = build_line(measurement, tags, fields, timestamp)
-        if not line:
-            raise PermanentDeliveryError(DESTINATION, self._target, "no field has a value")
+        self.write_points([InfluxPoint(measurement, dict(tags), dict(fields), timestamp)])
+
+    def write_points(self, points: Sequence[InfluxPoint]) -> None:
+        line = lines_of(points, self._target)
         response = self._post_write(line)
         if self._missing_container(response):
             # First write of a deployment, or someone dropped the database (or our policy).

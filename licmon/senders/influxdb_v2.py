@@ -10,11 +10,12 @@ is ours already (`line_protocol`, checked against influxdb-client's `Point` in t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import requests
 
 from licmon.bounded_http import Answer, bounded_request, bounded_session
+from licmon.core.notices import InfluxPoint
 from licmon.core.text import printable
 from licmon.senders._http import BODY_LIMIT, describe_request_exception
 from licmon.senders.errors import (
@@ -23,8 +24,8 @@ from licmon.senders.errors import (
     TransientDeliveryError,
     is_transient_http_status,
 )
-from licmon.senders.influxdb import DESTINATION, InfluxSettings, _server_name
-from licmon.senders.line_protocol import FieldValue, encode_line
+from licmon.senders.influxdb import DESTINATION, InfluxSettings, _server_name, lines_of
+from licmon.senders.line_protocol import FieldValue
 
 
 class V2Writer:
@@ -61,9 +62,10 @@ class V2Writer:
         fields: Mapping[str, FieldValue | None],
         timestamp: dt.datetime,
     ) -> None:
-        line = encode_line(measurement, tags, fields, timestamp)
-        if not line:
-            raise PermanentDeliveryError(DESTINATION, self._target, "no field has a value")
+        self.write_points([InfluxPoint(measurement, dict(tags), dict(fields), timestamp)])
+
+    def write_points(self, points: Sequence[InfluxPoint]) -> None:
+        line = lines_of(points, self._target)
         timeout = self._settings.timeout
         try:
             answer = bounded_request(

@@ -78,7 +78,8 @@ class FleetState:
         at: datetime,
         error_kind: str,
         reason: str,
-    ) -> None:
+    ) -> int:
+        """Records a failed check; returns the failed checks in a row, this one included."""
         key = self.key(kind, site)
         with self._redis.pipeline() as pipe:
             pipe.hset(
@@ -93,7 +94,7 @@ class FleetState:
             )
             pipe.hincrby(key, "consecutiveFailures", 1)
             pipe.expire(key, FLEET_SECONDS)
-            pipe.execute()
+            return int(pipe.execute()[1])
 
     def read(self, kind: str, sites: list[str]) -> dict[str, SiteState | None]:
         """Every site's state (None: never checked), in one round trip."""

@@ -1,0 +1,69 @@
+"""Who is told what about one check: every destination's targets, and the alerts each
+alert target is due, decided once per check against that target's history in Redis
+(licmon/state/alert_history.py) with the kind's policy (`CheckKind.judge`).
+
+A successful check goes to every status target; a failed one only to the destinations
+that record every check (InfluxDB's check measurement). Alert targets get a delivery only
+when the policy has something to say to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from licmon.checks import CheckKind
+from licmon.config.model import MonitorConfig, Site
+from licmon.core.alerts import CheckOutcome
+from licmon.destinations import DESTINATIONS
+from tasks.base import quickly
+from worker import runtime
+
+
+@dataclass(frozen=True)
+class Planned:
+    destination: str
+    target: str
+    # The alert messages decided for this target (Message.to_json()), none for most checks.
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def plan(
+    kind: CheckKind,
+    config: MonitorConfig,
+    site: Site,
+    status: Any,
+    outcome: CheckOutcome,
+    check_id: str,
+) -> list[Planned]:
+    """Every delivery of this check, with the alerts decided for each alert target."""
+    routes: list[tuple[str, list[str], list[str]]] = []
+    for destination in DESTINATIONS:
+        settings = config.settings(destination.name)
+        if settings is None:
+            continue
+        told = outcome.ok or destination.records_failed_checks
+        routes.append(
+            (
+                destination.name,
+                destination.status_targets(settings) if told else [],
+                destination.alert_targets(settings),
+            )
+        )
+    names = [f"{name}/{target}" for name, _, alerts in routes for target in alerts]
+    judge = kind.judge(site, config, status) if outcome.ok else None
+    decided = {}
+    if names:
+        decided = quickly(
+            lambda: runtime.alert_history().decide(
+                kind.name, site.name, names, outcome, check_id, config.alerts.check_failures, judge
+            ),
+            config.retry,
+        )
+    planned = []
+    for name, status_targets, alert_targets in routes:
+        for target in dict.fromkeys([*status_targets, *alert_targets]):
+            messages = decided.get(f"{name}/{target}", [])
+            if target in status_targets or messages:
+                planned.append(Planned(name, target, [m.to_json() for m in messages]))
+    return planned
