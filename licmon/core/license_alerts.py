@@ -8,8 +8,9 @@ level crossed, per license. A check that jumps several levels sends one alert, f
 lowest level reached. Once expired: one "has expired" alert, then again every
 `repeat_expired_seconds` while it stays expired.
 
-Both: when a license that was alerted about is replaced (its expiry date moves later, or
-its serial changes), one "renewed" message, and the levels start again for the new license.
+Both: when a license is replaced (its expiry date moves later, or its serial changes), the
+levels start again for the new license, with one "renewed" message if the old one had been
+alerted about. A date that moves earlier is no renewal: levels crossed stay crossed.
 
 The history part this module keeps for one site and one target:
 `license` (serial|expiry date of the license the levels belong to), `levels` (sent),
@@ -74,10 +75,14 @@ def judge(
     current = identity(status)
     before = part.get("license")
     kept: dict[str, Any] = dict(part)
-    if before != current:
-        if before is not None and part.get("alerted") and _replaced(str(before), status):
+    if before is None or (before != current and _replaced(str(before), status)):
+        if before is not None and part.get("alerted"):
             messages.append(Message(RENEWED, fields(status)))
         kept = {"license": current, "levels": [], "alerted": False, "expiredAt": None}
+    elif before != current:
+        # The date moved earlier on the same serial: not a renewal, so the levels already
+        # crossed stay crossed (days left only fall faster).
+        kept["license"] = current
     checked_at = datetime.fromisoformat(status.checkedAt)
     if status.status is Level.EXPIRED:
         last = kept.get("expiredAt")

@@ -1,0 +1,247 @@
+"""Alerts people trust, end to end: one simulated site through a scripted life, checked by
+two real Celery workers, told to MQTT, two alert webhooks and InfluxDB.
+
+65 -> 61 -> 60 -> 45 -> 30 -> 29 -> 7 -> 3 days left, renewed to 365, then expired, then
+its QRS failing four times and recovering. Each target hears, exactly once and in order:
+60, 30, 7 (14 and 7 crossed at once), renewed, expired, check failing, check recovered.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import redis
+
+from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
+from licmon.simulator.server import Simulator
+from tests.http_receiver import HttpReceiver
+from tests.pipeline_support import (
+    INFLUX_DB,
+    Deployment,
+    MessageLog,
+    deliveries_done,
+    document,
+    fetch,
+    hook,
+    in_days,
+    never,
+    wait_for,
+)
+from tests.services import InfluxServer
+
+pytest_plugins = ["tests.pipeline_fixtures"]
+
+SITE = "life"
+LEVELS = [60, 30, 14, 7, 1]
+TICK_BASE = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture(scope="module")
+def simulator(certs: QlikCerts) -> Iterator[Simulator]:
+    spec = SiteSpec(SITE, license=SimulatedLicense(valid_to=[in_days(65)]))
+    with run_simulator([spec], certs) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    tmp_path_factory: pytest.TempPathFactory,
+    certs: QlikCerts,
+    simulator: Simulator,
+    receiver: HttpReceiver,
+    topics: tuple[str, MessageLog],
+    influx_server: InfluxServer,
+    broker: redis.Redis,
+) -> Iterator[Deployment]:
+    body = document(
+        certs,
+        simulator,
+        receiver,
+        influx_server.http_port,
+        topics[0],
+        status_hooks=[],
+        alert_hooks=[
+            hook(receiver, "/life-alert/post", "POST"),
+            hook(receiver, "/life-alert/get", "GET"),
+        ],
+    )
+    body["licmon"]["alerts"] = {"thresholdsDays": LEVELS}
+    # Butler's rateLimit holds back an event sent again within it; here a day is seconds.
+    body["Butler"]["webhookNotification"]["qlikSenseServerLicenseExpiryAlert"]["rateLimit"] = 0
+    # A failed check gives up at once: the test counts failed checks, not retries.
+    body["licmon"]["retries"] |= {"retries": 0, "quickAttempts": 1}
+    # Its history is its own: the module's site name is new to this Redis.
+    broker.delete(f"licmon:alerts:server_license:{SITE}", f"licmon:fleet:server_license:{SITE}")
+    deployment = Deployment(tmp_path_factory.mktemp("alerts"), body)
+    deployment.start_worker(concurrency=2)
+    deployment.start_worker(concurrency=2)
+    try:
+        yield deployment
+    finally:
+        deployment.stop_all()
+
+
+class Told:
+    """What each alert target was told, in order."""
+
+    def __init__(self, receiver: HttpReceiver, topics: tuple[str, MessageLog]) -> None:
+        self.receiver = receiver
+        self.prefix, self.mqtt = topics
+
+    def mqtt_alerts(self) -> list[str]:
+        topic = f"{self.prefix}/qliksense_server_license_expire/{SITE}"
+        return [m.payload for m in self.mqtt.for_site(SITE) if m.topic == topic]
+
+    def posted(self) -> list[dict[str, Any]]:
+        return [r.json() for r in self.receiver.received("/life-alert/post")]  # type: ignore[misc]
+
+    def got(self) -> list[dict[str, str]]:
+        return [dict(r.params) for r in self.receiver.received("/life-alert/get")]
+
+    def counts(self) -> tuple[int, int, int]:
+        return len(self.mqtt_alerts()), len(self.posted()), len(self.got())
+
+
+_TICKS = itertools.count()
+
+
+def now() -> str:
+    """A tick of its own second for every check: InfluxDB keeps one point per series and
+    second (Butler's precision), and these checks follow each other within one."""
+    return (TICK_BASE + timedelta(seconds=next(_TICKS))).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check(deployment: Deployment, step: str) -> dict[str, Any]:
+    check_id = f"{SITE}@{step}-{uuid.uuid4().hex[:6]}"
+    result = fetch(SITE, check_id, now()).get(timeout=30)
+    deliveries_done(deployment, result)
+    return result
+
+
+def failed_check(deployment: Deployment, influx: InfluxServer, step: int) -> None:
+    check_id = f"{SITE}@fail{step}-{uuid.uuid4().hex[:6]}"
+    # The task's own failure, as the client rebuilds it.
+    with pytest.raises(Exception, match="503"):
+        fetch(SITE, check_id, now()).get(timeout=30)
+
+    def recorded() -> bool:
+        query = (
+            f"SELECT count(ok) FROM qlik_sense_server_license_check "
+            f"WHERE site = '{SITE}' AND ok = false"
+        )
+        series = influx.query(query, db=INFLUX_DB)["results"][0].get("series", [])
+        return bool(series) and series[0]["values"][0][1] >= step
+
+    wait_for(recorded, 20, f"failed check {step} in InfluxDB")
+
+
+def test_a_site_through_its_life_tells_each_target_each_thing_once(
+    deployment: Deployment,
+    simulator: Simulator,
+    receiver: HttpReceiver,
+    topics: tuple[str, MessageLog],
+    influx_server: InfluxServer,
+) -> None:
+    told = Told(receiver, topics)
+    site = simulator.sites[SITE]
+    expected = 0
+
+    def step(days: int, alerts: int) -> None:
+        nonlocal expected
+        site.license = SimulatedLicense(valid_to=[in_days(days)])
+        check(deployment, f"d{days}")
+        expected += alerts
+        wait_for(lambda: told.counts() == (expected,) * 3, 15, f"{expected} alerts at {days}: {told.counts()} {told.mqtt_alerts()}")
+
+    for days, alerts in [(65, 0), (61, 0), (60, 1), (45, 0), (30, 1), (29, 0), (7, 1), (3, 0)]:
+        step(days, alerts)
+    step(365, 1)  # renewed
+    # Two checks at once on two workers: one decides the "expired" alert, the other nothing.
+    site.license = SimulatedLicense(valid_to=[in_days(-1)], date_format="iso")
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda n: check(deployment, f"expired{n}"), range(2)))
+    expected += 1
+    wait_for(lambda: told.counts() == (expected,) * 3, 15, "the expired alert")
+
+    site.fault = "503"
+    for number in range(1, 5):
+        failed_check(deployment, influx_server, number)
+        if number == 3:
+            expected += 1
+            wait_for(lambda n=expected: told.counts() == (n,) * 3, 15, "check failing")
+    site.fault = "none"
+    check(deployment, "back")
+    expected += 1
+    wait_for(lambda: told.counts() == (expected,) * 3, 15, "check recovered")
+    never(lambda: told.counts() != (expected,) * 3, 1.0, "an alert more than expected")
+
+    expiry = {days: in_days(days).isoformat() for days in (60, 30, 7, 365, -1)}
+    mqtt = told.mqtt_alerts()
+    assert mqtt[:5] == [
+        f"Qlik Sense server license is about to expire in 60 days, on {expiry[60]}",
+        f"Qlik Sense server license is about to expire in 30 days, on {expiry[30]}",
+        f"Qlik Sense server license is about to expire in 7 days, on {expiry[7]}",
+        f"Qlik Sense server license renewed, now valid until {expiry[365]} (365 days)",
+        f"Qlik Sense server license expired on {expiry[-1]}",
+    ]
+    assert mqtt[5].startswith(f"Qlik Sense server license check failing for {SITE}: ")
+    assert "503" in mqtt[5]
+    assert mqtt[6] == f"Qlik Sense server license check recovered for {SITE}"
+
+    posted = told.posted()
+    assert [call["event"] for call in posted] == [
+        "server license about to expire alert",
+        "server license about to expire alert",
+        "server license about to expire alert",
+        "server license renewed",
+        "server license has expired alert",
+        "server license check failing",
+        "server license check recovered",
+    ]
+    # Butler's events keep Butler's parameters; the new ones name the site.
+    assert posted[0] == {
+        "event": "server license about to expire alert",
+        "licenseExpired": False,
+        "expiryDateStr": posted[0]["expiryDateStr"],
+        "daysUntilExpiry": 60,
+    }
+    assert posted[3] == {
+        "event": "server license renewed",
+        "site": SITE,
+        "expiryDateStr": posted[3]["expiryDateStr"],
+        "daysUntilExpiry": 365,
+    }
+    assert set(posted[5]) == {"event", "site", "errorKind", "reason"}
+    assert (posted[5]["site"], posted[5]["errorKind"]) == (SITE, "server_unavailable")
+    assert "token" not in posted[5]["reason"]
+    assert posted[6] == {"event": "server license check recovered", "site": SITE}
+    got = told.got()
+    assert [call["event"] for call in got] == [call["event"] for call in posted]
+    assert got[5]["errorKind"] == "server_unavailable" and got[5]["site"] == SITE
+
+
+def test_a_check_sent_twice_tells_nobody_twice(
+    deployment: Deployment,
+    simulator: Simulator,
+    receiver: HttpReceiver,
+    topics: tuple[str, MessageLog],
+) -> None:
+    told = Told(receiver, topics)
+    before = told.counts()
+    site = simulator.sites[SITE]
+    site.fault = "none"
+    site.license = SimulatedLicense(valid_to=[in_days(730)], serial="1111222233334444")
+    check_id = f"{SITE}@twice-{uuid.uuid4().hex[:6]}"
+    first = fetch(SITE, check_id, now()).get(timeout=30)
+    deliveries_done(deployment, first)
+    # The same check again, as a redelivered message would bring it: its claim is done.
+    assert fetch(SITE, check_id, now()).get(timeout=30) is None
+    wait_for(lambda: told.counts() == tuple(n + 1 for n in before), 15, "one renewed each")
+    never(lambda: told.counts() != tuple(n + 1 for n in before), 1.0, "a second renewed")
+    assert told.mqtt_alerts()[-1].startswith("Qlik Sense server license renewed")
