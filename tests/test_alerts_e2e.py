@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import UTC, datetime, timedelta
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -157,7 +157,11 @@ def test_a_site_through_its_life_tells_each_target_each_thing_once(
         site.license = SimulatedLicense(valid_to=[in_days(days)])
         check(deployment, f"d{days}")
         expected += alerts
-        wait_for(lambda: told.counts() == (expected,) * 3, 15, f"{expected} alerts at {days}: {told.counts()} {told.mqtt_alerts()}")
+        wait_for(
+            lambda: told.counts() == (expected,) * 3,
+            15,
+            f"{expected} alerts at {days}: {told.counts()} {told.mqtt_alerts()}",
+        )
 
     for days, alerts in [(65, 0), (61, 0), (60, 1), (45, 0), (30, 1), (29, 0), (7, 1), (3, 0)]:
         step(days, alerts)

@@ -1,0 +1,121 @@
+"""`licmon.alerts` and `licmon.sites[].thresholdsDays`: read, defaulted, and refused clearly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from licmon.config import ConfigError, load_config
+from licmon.core import payloads
+from licmon.core.alerts import CHECK_FAILING, Message
+from licmon.core.license_alerts import ABOUT_TO_EXPIRE
+from tests.test_config import butler_doc, certs, dump, qlik_certs  # noqa: F401
+
+
+def with_alerts(certs_dir: Path, alerts: dict, **site: object) -> dict:
+    document = butler_doc(certs_dir)
+    document["licmon"] = {"alerts": alerts}
+    if site:
+        cert = document["Butler"]["cert"]
+        document["licmon"]["sites"] = [
+            {"name": "prod", "host": "sense.example.com", "cert": cert, **site},
+            {"name": "test", "host": "test.example.com", "cert": cert},
+        ]
+    return document
+
+
+def problems(tmp_path: Path, document: dict) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(dump(tmp_path, document), env={})
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_butler_policy_by_default(tmp_path: Path, certs: Path) -> None:  # noqa: F811
+    config = load_config(dump(tmp_path, butler_doc(certs)), env={})
+    (site,) = config.sites
+    assert config.levels(site) == ()
+    assert (config.alerts.repeat_expired_seconds, config.alerts.check_failures) == (86400, 3)
+
+
+def test_levels_global_and_per_site(tmp_path: Path, certs: Path) -> None:  # noqa: F811
+    document = with_alerts(
+        certs,
+        {"thresholdsDays": [7, 60, 30, 30], "repeatExpiredHours": 6, "checkFailures": 2},
+        thresholdsDays=[90, 10],
+    )
+    config = load_config(dump(tmp_path, document), env={})
+    prod, test = config.sites
+    assert config.levels(prod) == (90, 10)
+    assert config.levels(test) == (60, 30, 7)  # sorted, once each
+    assert (config.alerts.repeat_expired_seconds, config.alerts.check_failures) == (21600, 2)
+
+
+def test_bad_alert_settings_are_named(tmp_path: Path, certs: Path) -> None:  # noqa: F811
+    document = with_alerts(
+        certs,
+        {
+            "thresholdsDays": [30, "soon"],
+            "repeatExpiredHours": 0,
+            "checkFailures": "three",
+            "templates": {"checkFailing": {"text": "$site is down: $why"}},
+        },
+    )
+    found = problems(tmp_path, document)
+    assert found == [
+        "licmon.alerts.thresholdsDays[1]: expected a whole number >= 0 and <= 3650, got 'soon'",
+        "licmon.alerts.repeatExpiredHours: expected a whole number >= 1 and <= 8784, got 0",
+        "licmon.alerts.checkFailures: expected a whole number >= 1 and <= 100, got 'three'",
+    ]
+    document["licmon"]["alerts"] = {"templates": {"checkFailing": {"text": "$site: $why"}}}
+    (found,) = problems(tmp_path, document)
+    assert found.startswith("licmon.alerts.templates.checkFailing.text: unknown field $why")
+    document["licmon"]["alerts"] = {"templates": {"renewd": {"text": "x"}}}
+    (found,) = problems(tmp_path, document)
+    assert "licmon.alerts.templates.renewd: unknown key; did you mean 'renewed'?" in found
+
+
+def test_templates_shape_the_texts_and_keep_butler_parameters(
+    tmp_path: Path,
+    certs: Path,  # noqa: F811
+) -> None:
+    document = with_alerts(
+        certs,
+        {
+            "templates": {
+                "aboutToExpire": {
+                    "title": "[$site] $daysLeft days",
+                    "body": "Renew by $expiryDate",
+                },
+                "checkFailing": {"text": "DOWN $site ($errorKind): $reason [$checkId]"},
+            }
+        },
+    )
+    config = load_config(dump(tmp_path, document), env={})
+    chosen = config.alerts.templates
+    fields = {"site": "prod", "daysLeft": 12, "expiryDate": "2027-01-01", "level": 14}
+    about = payloads.alert_notice(
+        Message(ABOUT_TO_EXPIRE, fields | {"expiryDateStr": "x"}), chosen, "prod@1"
+    )
+    assert (about.title, about.body) == ("[prod] 12 days", "Renew by 2027-01-01")
+    # The text left alone stays Butler's; the webhook keeps Butler's parameters.
+    assert about.text == "Qlik Sense server license is about to expire in 12 days, on 2027-01-01"
+    assert about.params == {
+        "event": "server license about to expire alert",
+        "licenseExpired": False,
+        "expiryDateStr": "x",
+        "daysUntilExpiry": 12,
+    }
+    failing = payloads.alert_notice(
+        Message(CHECK_FAILING, {"site": "prod", "errorKind": "timeout", "reason": "slow"}),
+        chosen,
+        "prod@" + datetime.now(UTC).date().isoformat(),
+    )
+    assert failing.text.startswith("DOWN prod (timeout): slow [prod@")
+    assert failing.params == {
+        "event": "server license check failing",
+        "site": "prod",
+        "errorKind": "timeout",
+        "reason": "slow",
+    }
