@@ -229,6 +229,32 @@ def test_a_site_through_its_life_tells_each_target_each_thing_once(
     assert [call["event"] for call in got] == [call["event"] for call in posted]
     assert got[5]["errorKind"] == "server_unavailable" and got[5]["site"] == SITE
 
+    # Every check is a point of its own measurement; Butler's has only the ones read.
+    keys = influx_server.query(
+        "SHOW FIELD KEYS FROM qlik_sense_server_license_check", db=INFLUX_DB
+    )["results"][0]["series"][0]["values"]
+    assert sorted(map(tuple, keys)) == [
+        ("duration_ms", "float"),
+        ("error_kind", "string"),
+        ("ok", "boolean"),
+    ]
+    rows = influx_server.query(
+        f"SELECT ok, error_kind FROM qlik_sense_server_license_check WHERE site = '{SITE}'",
+        db=INFLUX_DB,
+    )["results"][0]["series"][0]["values"]
+    assert [(ok, kind) for _, ok, kind in rows][-5:] == [
+        (False, "server_unavailable"),
+        (False, "server_unavailable"),
+        (False, "server_unavailable"),
+        (False, "server_unavailable"),
+        (True, ""),
+    ]
+    license_points = influx_server.query(
+        f"SELECT count(days_until_expiry) FROM qlik_sense_server_license WHERE site = '{SITE}'",
+        db=INFLUX_DB,
+    )["results"][0]["series"][0]["values"][0][1]
+    assert license_points == len(rows) - 4
+
 
 def test_a_check_sent_twice_tells_nobody_twice(
     deployment: Deployment,
