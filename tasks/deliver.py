@@ -48,7 +48,7 @@ def deliver(
     kind: str,
 ) -> str:
     config = runtime.config()
-    settings = config.settings(destination.name)
+    settings = config.settings(destination.name, kind)
     if settings is None:
         raise PermanentDeliveryError(destination.name, target, "not configured in this worker")
     check = check_kind(kind)

@@ -102,7 +102,7 @@ def plan(kind: CheckKind, config: MonitorConfig, status: Any) -> list[tuple[str,
     return [
         (destination.name, target)
         for destination in DESTINATIONS
-        if (settings := config.settings(destination.name)) is not None
+        if (settings := config.settings(destination.name, kind.name)) is not None
         for target in destination.targets(settings, notices)
     ]
 

@@ -82,9 +82,20 @@ def load_config_text(
     build = Build(document=document, base_dir=base_dir, problems=problems)
     sites = build_sites(document, build)
     build.site_count = len(sites)
-    settings = {
-        destination.name: destination.settings(document, build) for destination in DESTINATIONS
+    # Each kind in use reads its own feature switches; the server license's always (its
+    # settings are what `licmon check` and the tools use).
+    from licmon.checks import CHECK_KINDS, SERVER_LICENSE
+
+    used = {name for site in sites for name, _ in site.checks or ()}
+    per_kind = {
+        kind.name: {
+            destination.name: destination.settings(document, build.for_kind(kind))
+            for destination in DESTINATIONS
+        }
+        for kind in CHECK_KINDS
+        if kind is SERVER_LICENSE or kind.name in used
     }
+    settings = per_kind.pop(SERVER_LICENSE.name)
     ours = document.licmon
     retries = ours.retries
     policy = RetryPolicy(
@@ -113,6 +124,10 @@ def load_config_text(
         beat=BeatSettings(lease_seconds=ours.beat.leaseSeconds),
         source=source,
         warnings=tuple(problems.warnings),
+        kind_destinations={
+            kind: {name: value for name, value in each.items() if value is not None}
+            for kind, each in per_kind.items()
+        },
     )
 
 

@@ -9,7 +9,7 @@ Defaults live in the schema sections, not here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,15 @@ class Site:
     read_timeout: float
     # Whose workers check it: `license.fetch.<zone>`; None: the central `license.fetch`.
     zone: str | None = None
+    # (check kind, later.js schedule) of every kind that checks this site; None: the server
+    # license alone, at `frequency` (a Site made by hand, as tests do).
+    checks: tuple[tuple[str, str], ...] | None = None
+
+    def schedule(self, kind: str) -> str | None:
+        """The schedule of `kind`'s check of this site; None when that kind does not check it."""
+        if self.checks is None:
+            return self.frequency if kind == "server_license" else None
+        return dict(self.checks).get(kind)
 
 
 @dataclass(frozen=True)
@@ -90,7 +99,7 @@ class MonitorConfig:
     """Everything a check and its deliveries need."""
 
     sites: tuple[Site, ...]
-    # Destination name -> its settings; a destination switched off is absent.
+    # Destination name -> its settings for the server license; switched off: absent.
     destinations: Mapping[str, Any]
     date_order: DateOrder
     retry: RetryPolicy
@@ -100,6 +109,9 @@ class MonitorConfig:
     # Settings that are valid but probably not what was meant (a destination switched on
     # whose connection is switched off): shown by `licmon config validate` and logged.
     warnings: tuple[str, ...] = ()
+    # Check kind -> destination name -> its settings, for the other kinds in use: each kind
+    # has feature switches of its own (Butler's `licenseMonitor.destination.influxDb`).
+    kind_destinations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def site(self, name: str) -> Site:
         for site in self.sites:
@@ -107,6 +119,9 @@ class MonitorConfig:
                 return site
         raise KeyError(f"no site named {name!r} in {self.source or 'the configuration'}")
 
-    def settings(self, destination: str) -> Any | None:
-        """The settings of `destination`, or None when it is switched off."""
-        return self.destinations.get(destination)
+    def settings(self, destination: str, kind: str = "server_license") -> Any | None:
+        """The settings of `destination` for `kind`'s checks, or None when it is switched
+        off for that kind."""
+        if kind == "server_license":
+            return self.destinations.get(destination)
+        return self.kind_destinations.get(kind, {}).get(destination)
