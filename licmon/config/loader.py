@@ -86,14 +86,17 @@ def load_config_text(
     # settings are what `licmon check` and the tools use).
     from licmon.checks import CHECK_KINDS, SERVER_LICENSE
 
+    # A kind no site uses delivers nothing, and its switches are not read (a Butler file
+    # with a disabled monitor must load as before, whatever its destination says).
     used = {name for site in sites for name, _ in site.checks or ()}
     per_kind = {
         kind.name: {
             destination.name: destination.settings(document, build.for_kind(kind))
             for destination in DESTINATIONS
         }
-        for kind in CHECK_KINDS
         if kind is SERVER_LICENSE or kind.name in used
+        else {}
+        for kind in CHECK_KINDS
     }
     settings = per_kind.pop(SERVER_LICENSE.name)
     ours = document.licmon

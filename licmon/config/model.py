@@ -122,6 +122,8 @@ class MonitorConfig:
     def settings(self, destination: str, kind: str = "server_license") -> Any | None:
         """The settings of `destination` for `kind`'s checks, or None when it is switched
         off for that kind."""
-        if kind == "server_license":
+        if kind == "server_license" or kind not in self.kind_destinations:
+            # A kind this configuration was not built with (a test's made-up kind) has no
+            # switches of its own: the server license's.
             return self.destinations.get(destination)
-        return self.kind_destinations.get(kind, {}).get(destination)
+        return self.kind_destinations[kind].get(destination)
