@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from licmon.core.access_license import Minimum
 from licmon.core.dates import DateOrder
 
 
@@ -112,6 +113,8 @@ class MonitorConfig:
     # Check kind -> destination name -> its settings, for the other kinds in use: each kind
     # has feature switches of its own (Butler's `licenseMonitor.destination.influxDb`).
     kind_destinations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # `licmon.accessAlerts`: the access licenses' minimums, by license type.
+    access_minimums: Mapping[str, Minimum] = field(default_factory=dict)
 
     def site(self, name: str) -> Site:
         for site in self.sites:
