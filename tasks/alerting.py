@@ -39,7 +39,7 @@ def plan(
     """Every delivery of this check, with the alerts decided for each alert target."""
     routes: list[tuple[str, list[str], list[str]]] = []
     for destination in DESTINATIONS:
-        settings = config.settings(destination.name)
+        settings = config.settings(destination.name, kind.name)
         if settings is None:
             continue
         told = outcome.ok or destination.records_failed_checks
@@ -51,7 +51,11 @@ def plan(
             )
         )
     names = [f"{name}/{target}" for name, _, alerts in routes for target in alerts]
-    judge = kind.judge(site, config, status) if outcome.ok else None
+    judge = None
+    if outcome.ok:
+        redis = runtime.resources().redis
+        memory = quickly(lambda: kind.remember(redis, status, outcome.checked_at), config.retry)
+        judge = kind.judge(site, config, status, memory)
     decided = {}
     if names:
         decided = quickly(

@@ -51,7 +51,7 @@ def deliver(
     alerts: list[dict[str, Any]] | None,
 ) -> str:
     config = runtime.config()
-    settings = config.settings(destination.name)
+    settings = config.settings(destination.name, kind)
     if settings is None:
         raise PermanentDeliveryError(destination.name, target, "not configured in this worker")
     check = check_kind(kind)

@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
+from licmon.simulator.access import Seats, SimulatedAccess
 from licmon.simulator.server import Simulator
 from tests.http_receiver import HttpReceiver
 from tests.pipeline_support import (
@@ -38,6 +39,7 @@ from tests.services import InfluxServer
 pytest_plugins = ["tests.pipeline_fixtures"]
 
 SITE = "life"
+KINDS = ("server_license", "access_license")
 LEVELS = [60, 30, 14, 7, 1]
 TICK_BASE = datetime.now(UTC).replace(microsecond=0)
 
@@ -72,12 +74,17 @@ def deployment(
         ],
     )
     body["licmon"]["alerts"] = {"thresholdsDays": LEVELS}
+    # Access licenses too, checked only when a test sends their check.
+    body["Butler"]["qlikSenseLicense"]["licenseMonitor"] = {"enable": True}
+    body["licmon"]["accessAlerts"] = {"professional": {"minAvailable": 5}}
     # Butler's rateLimit holds back an event sent again within it; here a day is seconds.
     body["Butler"]["webhookNotification"]["qlikSenseServerLicenseExpiryAlert"]["rateLimit"] = 0
     # A failed check gives up at once: the test counts failed checks, not retries.
     body["licmon"]["retries"] |= {"retries": 0, "quickAttempts": 1}
     # Its history is its own: the module's site name is new to this Redis.
-    broker.delete(f"licmon:alerts:server_license:{SITE}", f"licmon:fleet:server_license:{SITE}")
+    broker.delete(
+        *(f"licmon:{what}:{kind}:{SITE}" for what in ("alerts", "fleet") for kind in KINDS)
+    )
     deployment = Deployment(tmp_path_factory.mktemp("alerts"), body)
     deployment.start_worker(concurrency=2)
     deployment.start_worker(concurrency=2)
@@ -275,3 +282,55 @@ def test_a_check_sent_twice_tells_nobody_twice(
     wait_for(lambda: told.counts() == tuple(n + 1 for n in before), 15, "one renewed each")
     never(lambda: told.counts() != tuple(n + 1 for n in before), 1.0, "a second renewed")
     assert told.mqtt_alerts()[-1].startswith("Qlik Sense server license renewed")
+
+
+def test_access_licenses_low_then_recovered_tell_each_target_once(
+    deployment: Deployment,
+    simulator: Simulator,
+    receiver: HttpReceiver,
+    topics: tuple[str, MessageLog],
+) -> None:
+    told = Told(receiver, topics)
+    before = told.counts()
+    site = simulator.sites[SITE]
+    site.fault = "none"
+
+    def access_check(allocated: int) -> None:
+        site.access = SimulatedAccess(professional=Seats(total=20, allocated=allocated, used=1))
+        check_id = f"{SITE}@access-{uuid.uuid4().hex[:6]}"
+        result = (
+            deployment.client()
+            .send_task(
+                "license.fetch",
+                args=(SITE,),
+                kwargs={"check_id": check_id, "tick": now(), "kind": "access_license"},
+                queue="license.fetch",
+            )
+            .get(timeout=30)
+        )
+        deliveries_done(deployment, result)
+
+    for allocated in (18, 19, 10, 12):  # 2 left, 1 left, 10 left, 8 left
+        access_check(allocated)
+    wait_for(lambda: told.counts() == tuple(n + 2 for n in before), 15, "low, then recovered")
+    never(lambda: told.counts() != tuple(n + 2 for n in before), 1.0, "a third access alert")
+    assert told.mqtt_alerts()[-2:] == [
+        f"Qlik Sense professional access licenses low on {SITE}: 2 of 20 available",
+        f"Qlik Sense professional access licenses recovered on {SITE}: 10 of 20 available",
+    ]
+    assert told.posted()[-2:] == [
+        {
+            "event": "access license low",
+            "site": SITE,
+            "licenseType": "professional",
+            "available": 2,
+            "total": 20,
+        },
+        {
+            "event": "access license recovered",
+            "site": SITE,
+            "licenseType": "professional",
+            "available": 10,
+            "total": 20,
+        },
+    ]

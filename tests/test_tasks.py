@@ -346,7 +346,10 @@ class NodeCountCheck:
         text = f"{status.site} has {status.nodes} nodes"
         return [Notice(False, "node count", text, "Nodes", text, {"nodes": status.nodes})]
 
-    def judge(self, site: Any, config: Any, status: NodeCount) -> Any:
+    def remember(self, client: Any, status: NodeCount, at: datetime) -> dict[str, Any]:
+        return {}
+
+    def judge(self, site: Any, config: Any, status: NodeCount, memory: Any) -> Any:
         def judge(part: Mapping[str, Any]) -> tuple[list[Message], dict[str, Any]]:
             if part.get("told"):
                 return [], dict(part)

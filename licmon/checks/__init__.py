@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from licmon.checks.access_license import ACCESS_LICENSE
 from licmon.checks.base import CheckKind, Status
 from licmon.checks.server_license import SERVER_LICENSE
 
-CHECK_KINDS: tuple[CheckKind, ...] = (SERVER_LICENSE,)
+CHECK_KINDS: tuple[CheckKind, ...] = (SERVER_LICENSE, ACCESS_LICENSE)
 DEFAULT_KIND = SERVER_LICENSE.name
 
 
@@ -16,4 +17,12 @@ def check_kind(name: str) -> CheckKind:
     raise KeyError(f"unknown check kind {name!r}")
 
 
-__all__ = ["CHECK_KINDS", "DEFAULT_KIND", "SERVER_LICENSE", "CheckKind", "Status", "check_kind"]
+__all__ = [
+    "ACCESS_LICENSE",
+    "CHECK_KINDS",
+    "DEFAULT_KIND",
+    "SERVER_LICENSE",
+    "CheckKind",
+    "Status",
+    "check_kind",
+]

@@ -2,8 +2,9 @@
 
 - its QRS call (`fetch`), its pure evaluation (`evaluate`, `failed`) and its status type
   (`from_json` reads back what `status.to_json()` wrote into a task argument);
-- its Butler section (`monitor_key` under `Butler.qlikSenseLicense`, with a `destination:`
-  section holding every destination's feature switch);
+- its Butler section (`monitor_key` under `Butler.qlikSenseLicense`), sections of its own
+  under `licmon` (`licmon_sections`), which sites it checks and when (`site_frequency`), and
+  where each destination's feature switch is for it (`feature`);
 - what it says to each destination: InfluxDB points, the status document, notices.
 
 The pipeline (beat, fetch, fan-out, claims, retries, dead letters) only moves a kind's
@@ -21,6 +22,8 @@ from licmon.core.notices import InfluxPoint, Notice
 from licmon.core.templates import MessageTemplate
 
 if TYPE_CHECKING:
+    import redis
+
     from licmon.config.model import MonitorConfig, Site
     from licmon.qrs.client import QrsClient
 
@@ -40,6 +43,8 @@ class CheckKind(Protocol):
     label: str
     # The InfluxDB measurement of every check of this kind, failed or not.
     check_measurement: str
+    # Its sections under `licmon` (key -> pydantic model), beside the destinations'.
+    licmon_sections: Mapping[str, type[Any]]
 
     def monitor_section(self, destinations: type[Any]) -> type[Any]:
         """Its Butler section (a pydantic model), with `destination: <destinations>` in it."""
@@ -49,8 +54,18 @@ class CheckKind(Protocol):
         """The beat entry of this kind for `site`."""
         ...
 
-    def frequency(self, site: Site) -> str:
-        """The later.js schedule of this kind's check of `site`."""
+    def frequency(self, site: Site) -> str | None:
+        """The later.js schedule of this kind's check of `site`; None: it does not check it."""
+        ...
+
+    def site_frequency(self, document: Any, entry: Any | None) -> str | None:
+        """While loading: the schedule of this kind for a `licmon.sites[]` entry, or for
+        Butler's `configQRS` site (`entry` None); None when this kind does not check it."""
+        ...
+
+    def feature(self, document: Any, key: str) -> tuple[str, Any] | None:
+        """(key path, section) of destination switch `key` for this kind (a section with
+        `enable` and the destination's other switches); None: the destination is off."""
         ...
 
     def fetch(self, client: QrsClient) -> Mapping[str, Any]:
@@ -77,7 +92,14 @@ class CheckKind(Protocol):
         """The routine notices of a successful check (alerts are decided by `judge`)."""
         ...
 
-    def judge(self, site: Site, config: MonitorConfig, status: Any) -> Judge:
+    def remember(self, client: redis.Redis, status: Any, at: datetime) -> Mapping[str, Any]:
+        """Keep what this kind needs across checks of a successful one (the access kind's
+        daily readings) and return what `judge` needs of it (their forecast)."""
+        ...
+
+    def judge(
+        self, site: Site, config: MonitorConfig, status: Any, memory: Mapping[str, Any]
+    ) -> Judge:
         """This kind's alert policy for one status: a `licmon.core.alerts.Judge`."""
         ...
 

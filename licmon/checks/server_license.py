@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import create_model
 
+from licmon.config.build import MONITOR_PATH
 from licmon.config.fields import LaterText, Switch, ThresholdDays
 from licmon.config.sections import Section
 from licmon.core import license_alerts, payloads
@@ -40,6 +41,7 @@ class ServerLicenseCheck:
     monitor_key = "serverLicenseMonitor"
     label = payloads.LABEL
     check_measurement = payloads.CHECK_MEASUREMENT
+    licmon_sections: ClassVar[dict[str, type[Section]]] = {}
 
     def monitor_section(self, destinations: type[Section]) -> type[Section]:
         """Its Butler section, with every destination's feature switch under `destination`."""
@@ -51,8 +53,20 @@ class ServerLicenseCheck:
         # Kept from the first release: beat's state file knows its entries by this name.
         return f"license check {site}"
 
-    def frequency(self, site: Site) -> str:
-        return site.frequency
+    def frequency(self, site: Site) -> str | None:
+        return site.schedule(self.name)
+
+    def site_frequency(self, document: Any, entry: Any | None) -> str | None:
+        monitor = document.Butler.qlikSenseLicense.serverLicenseMonitor
+        if entry is None:
+            return monitor.frequency if monitor.enable else None
+        # Every listed site, whatever `enable` says: as since the first release.
+        return str(entry.frequency or monitor.frequency)
+
+    def feature(self, document: Any, key: str) -> tuple[str, Any] | None:
+        destination = document.Butler.qlikSenseLicense.serverLicenseMonitor.destination
+        section = getattr(destination, key, None)
+        return None if section is None else (f"{MONITOR_PATH}.destination.{key}", section)
 
     def fetch(self, client: QrsClient) -> Mapping[str, Any]:
         return client.get_license()
@@ -81,7 +95,16 @@ class ServerLicenseCheck:
     def notices(self, status: LicenseStatus) -> list[Notice]:
         return [payloads.routine_notice(status)]
 
-    def judge(self, site: Site, config: MonitorConfig, status: LicenseStatus) -> Judge:
+    def remember(self, client: Any, status: LicenseStatus, at: datetime) -> Mapping[str, Any]:
+        return {}  # a license's alerts need nothing but its history
+
+    def judge(
+        self,
+        site: Site,
+        config: MonitorConfig,
+        status: LicenseStatus,
+        memory: Mapping[str, Any],
+    ) -> Judge:
         policy = LevelPolicy(config.levels(site), config.alerts.repeat_expired_seconds)
         return functools.partial(license_alerts.judge, policy, status)
 

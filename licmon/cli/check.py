@@ -33,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_config_option(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON array on stdout")
+    parser.add_argument(
+        "--access",
+        action="store_true",
+        help="the access licenses instead (exit 0 ok, 1 a type low, 3 a site unreadable)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -60,8 +65,12 @@ def check_all(config: MonitorConfig) -> list[LicenseStatus]:
         with QrsClient(endpoint_for(site)) as client:
             return check_site(SERVER_LICENSE, site, client, checked_at, config)
 
-    with ThreadPoolExecutor(max_workers=min(16, len(config.sites))) as pool:
-        return list(pool.map(one, config.sites))
+    # The sites the server license checks (a site may be there for the access licenses only).
+    sites = [site for site in config.sites if SERVER_LICENSE.frequency(site) is not None]
+    if not sites:
+        return []
+    with ThreadPoolExecutor(max_workers=min(16, len(sites))) as pool:
+        return list(pool.map(one, sites))
 
 
 def render_table(statuses: list[LicenseStatus]) -> str:
@@ -81,11 +90,17 @@ def render_table(statuses: list[LicenseStatus]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.access:
+        from licmon.cli.access_check import run_access
+
+        return run_access(args)
     config = load_or_report(args)
     if config is None:
         print("licmon check: no site was checked (exit 3: configuration error)", file=sys.stderr)
         return EXIT_UNKNOWN
-    if not config.sites:
+    from licmon.checks import SERVER_LICENSE
+
+    if not any(SERVER_LICENSE.frequency(site) is not None for site in config.sites):
         print(
             "licmon check: no site is enabled (set "
             "Butler.qlikSenseLicense.serverLicenseMonitor.enable: true, or list licmon.sites)",

@@ -8,7 +8,7 @@ host, a certificate file that is missing) happen there, and report through the s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from licmon.config.errors import UNSET, Problems
 from licmon.config.fields import check_host
 
 # Where the server license's monitor section is; destinations' feature switches sit under
-# its `destination` key (a second check kind brings a section of its own).
+# its `destination` key. Another check kind says where its own are (`CheckKind.feature`).
 MONITOR_PATH = "Butler.qlikSenseLicense.serverLicenseMonitor"
 
 
@@ -28,11 +28,21 @@ class Build:
     problems: Problems
     # How many sites the file configures: some defaults depend on it (MQTT site subtopics).
     site_count: int = 0
+    # The check kind whose settings are being built (None: the server license's).
+    kind: Any = None
 
-    def feature(self, key: str) -> tuple[str, Any]:
-        """(key path, section) of a destination's switch under the server license monitor."""
-        monitor = self.document.Butler.qlikSenseLicense.serverLicenseMonitor
-        return f"{MONITOR_PATH}.destination.{key}", getattr(monitor.destination, key)
+    def for_kind(self, kind: Any) -> Build:
+        """The same build, reading `kind`'s feature switches."""
+        return replace(self, kind=kind)
+
+    def feature(self, key: str) -> tuple[str, Any] | None:
+        """(key path, section) of a destination's switch for this build's check kind; None
+        when the kind has no such switch (the destination is off for it)."""
+        if self.kind is None:
+            monitor = self.document.Butler.qlikSenseLicense.serverLicenseMonitor
+            return f"{MONITOR_PATH}.destination.{key}", getattr(monitor.destination, key)
+        found: tuple[str, Any] | None = self.kind.feature(self.document, key)
+        return found
 
     def switched_on(self, key: str, connection: str, connection_on: bool, lost: str) -> Any | None:
         """The feature switch `key` when it and its `connection` section are both on.
@@ -40,7 +50,10 @@ class Build:
         On with its connection off is valid but probably not what was meant: a warning
         saying what is `lost` (Butler has a switch in each place).
         """
-        path, feature = self.feature(key)
+        found = self.feature(key)
+        if found is None:
+            return None
+        path, feature = found
         if not feature.enable:
             return None
         if not connection_on:

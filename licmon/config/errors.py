@@ -156,7 +156,10 @@ class Problems:
         return any(".".join(keys[:end]) in self.secret_paths for end in range(1, len(keys) + 1))
 
     def warn(self, message: str) -> None:
-        self.warnings.append(strip_controls(message))
+        # Once: a connection section is read once per check kind that uses it.
+        message = strip_controls(message)
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def raise_if_any(self, source: Path | None) -> None:
         if self.problems:

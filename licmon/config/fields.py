@@ -243,6 +243,22 @@ def _seconds(maximum: float) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+def _percent(value: Any) -> float:
+    what = "a percentage >= 0 and <= 100"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _expected(what)
+    if isinstance(value, str) and len(value) > 32:
+        raise _expected(what)
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise _expected(what) from None
+    if not math.isfinite(number) or not 0 <= number <= 100:  # NaN fails both bounds
+        raise _expected(what)
+    return number
+
+
+Percent = Annotated[float, BeforeValidator(_percent)]
 # A network call's timeout: the hard time limit of a task (worker/settings.py) is 120 s.
 Seconds = Annotated[float, _seconds(maximum=120)]
 # Quick retries run inside a task and must end well within its soft time limit.

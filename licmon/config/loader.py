@@ -83,9 +83,24 @@ def load_config_text(
     build = Build(document=document, base_dir=base_dir, problems=problems)
     sites = build_sites(document, build)
     build.site_count = len(sites)
-    settings = {
-        destination.name: destination.settings(document, build) for destination in DESTINATIONS
+    # Each kind in use reads its own feature switches; the server license's always (its
+    # settings are what `licmon check` and the tools use).
+    from licmon.checks import CHECK_KINDS, SERVER_LICENSE
+    from licmon.checks.access_license import minimums
+
+    # A kind no site uses delivers nothing, and its switches are not read (a Butler file
+    # with a disabled monitor must load as before, whatever its destination says).
+    used = {name for site in sites for name, _ in site.checks or ()}
+    per_kind = {
+        kind.name: {
+            destination.name: destination.settings(document, build.for_kind(kind))
+            for destination in DESTINATIONS
+        }
+        if kind is SERVER_LICENSE or kind.name in used
+        else {}
+        for kind in CHECK_KINDS
     }
+    settings = per_kind.pop(SERVER_LICENSE.name)
     ours = document.licmon
     retries = ours.retries
     policy = RetryPolicy(
@@ -116,6 +131,11 @@ def load_config_text(
         alerts=alerts,
         source=source,
         warnings=tuple(problems.warnings),
+        kind_destinations={
+            kind: {name: value for name, value in each.items() if value is not None}
+            for kind, each in per_kind.items()
+        },
+        access_minimums=minimums(document),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from licmon.core.access_license import Minimum
 from licmon.core.dates import DateOrder
 from licmon.core.templates import DEFAULTS as DEFAULT_TEMPLATES
 from licmon.core.templates import MessageTemplate
@@ -45,6 +46,15 @@ class Site:
     # The level policy's levels for this site (licmon.sites[].thresholdsDays), highest
     # first; None: licmon.alerts.thresholdsDays.
     thresholds_days: tuple[int, ...] | None = None
+    # (check kind, later.js schedule) of every kind that checks this site; None: the server
+    # license alone, at `frequency` (a Site made by hand, as tests do).
+    checks: tuple[tuple[str, str], ...] | None = None
+
+    def schedule(self, kind: str) -> str | None:
+        """The schedule of `kind`'s check of this site; None when that kind does not check it."""
+        if self.checks is None:
+            return self.frequency if kind == "server_license" else None
+        return dict(self.checks).get(kind)
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,7 @@ class MonitorConfig:
     """Everything a check and its deliveries need."""
 
     sites: tuple[Site, ...]
-    # Destination name -> its settings; a destination switched off is absent.
+    # Destination name -> its settings for the server license; switched off: absent.
     destinations: Mapping[str, Any]
     date_order: DateOrder
     retry: RetryPolicy
@@ -122,6 +132,11 @@ class MonitorConfig:
     # Settings that are valid but probably not what was meant (a destination switched on
     # whose connection is switched off): shown by `licmon config validate` and logged.
     warnings: tuple[str, ...] = ()
+    # Check kind -> destination name -> its settings, for the other kinds in use: each kind
+    # has feature switches of its own (Butler's `licenseMonitor.destination.influxDb`).
+    kind_destinations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # `licmon.accessAlerts`: the access licenses' minimums, by license type.
+    access_minimums: Mapping[str, Minimum] = field(default_factory=dict)
 
     def site(self, name: str) -> Site:
         for site in self.sites:
@@ -129,9 +144,14 @@ class MonitorConfig:
                 return site
         raise KeyError(f"no site named {name!r} in {self.source or 'the configuration'}")
 
-    def settings(self, destination: str) -> Any | None:
-        """The settings of `destination`, or None when it is switched off."""
-        return self.destinations.get(destination)
+    def settings(self, destination: str, kind: str = "server_license") -> Any | None:
+        """The settings of `destination` for `kind`'s checks, or None when it is switched
+        off for that kind."""
+        if kind == "server_license" or kind not in self.kind_destinations:
+            # A kind this configuration was not built with (a test's made-up kind) has no
+            # switches of its own: the server license's.
+            return self.destinations.get(destination)
+        return self.kind_destinations[kind].get(destination)
 
     def levels(self, site: Site) -> tuple[int, ...]:
         """The level policy's levels for `site`; empty: Butler's policy."""

@@ -67,6 +67,14 @@ class SiteCertificates(Section):
     clientCertCA: FilePath | None = None
 
 
+class SiteKindSection(Section):
+    """A site's own switch and schedule for one check kind; the schedule defaults to the
+    kind's Butler `frequency`."""
+
+    enable: Switch = True
+    frequency: LaterText | None = None
+
+
 class SiteEntry(Section):
     name: SiteName
     host: Host
@@ -85,6 +93,8 @@ class SiteEntry(Section):
     thresholdsDays: ThresholdLevels | None = None
     # Checked by the workers of this zone only (queue `license.fetch.<zone>`); none: central.
     zone: ZoneName | None = None
+    # The access licenses' check of this site (when `licenseMonitor.enable` is on).
+    accessLicense: SiteKindSection = SiteKindSection()
 
 
 class BrokerSection(Section):
@@ -161,7 +171,8 @@ def document_model() -> type[Section]:
         "LicmonSection",
         LicmonBase,
         {"timeouts": timeout_section}
-        | {key: model for s in schemas for key, model in s.licmon.items()},
+        | {key: model for s in schemas for key, model in s.licmon.items()}
+        | {key: model for kind in CHECK_KINDS for key, model in kind.licmon_sections.items()},
     )
     return create_model(
         "Document",

@@ -1,4 +1,8 @@
-"""The sites to check: Butler's one `configQRS` site, or our `licmon.sites[]`."""
+"""The sites to check: Butler's one `configQRS` site, or our `licmon.sites[]`.
+
+Each check kind says which sites it checks and on which schedule (`site_frequency`): the
+Butler site exists when any kind is enabled.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,13 @@ from typing import Any
 from licmon.config.build import MONITOR_PATH, Build
 from licmon.config.model import Site
 from licmon.config.sections import pairs
+
+
+def _checks(document: Any, entry: Any | None) -> tuple[tuple[str, str], ...]:
+    from licmon.checks import CHECK_KINDS
+
+    found = ((kind.name, kind.site_frequency(document, entry)) for kind in CHECK_KINDS)
+    return tuple((name, frequency) for name, frequency in found if frequency is not None)
 
 
 def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
@@ -56,6 +67,7 @@ def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
                         if entry.thresholdsDays is None
                         else tuple(sorted(set(entry.thresholdsDays), reverse=True))
                     ),
+                    checks=_checks(document, entry),
                     **timing,
                 )
             )
@@ -64,7 +76,8 @@ def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
             build.problem("licmon.sites", f"site name {name!r} is used more than once")
         return tuple(sites)
 
-    if not monitor.enable:
+    checks = _checks(document, None)
+    if not checks:
         return ()
     qrs, cert = butler.configQRS, butler.cert
     needed = "required when the license monitor is enabled"
@@ -102,6 +115,7 @@ def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
             tags=(),
             threshold_days=monitor.alert.thresholdDays,
             frequency=monitor.frequency,
+            checks=checks,
             **timing,
         ),
     )

@@ -104,7 +104,9 @@ class MqttDestination:
         return MqttSettings(
             host=broker.brokerHost,
             port=broker.brokerPort,
-            status_topic=broker.qlikSenseServerLicenseTopic,
+            # A check kind may have a status topic of its own (access licenses do).
+            status_topic=getattr(feature, "statusTopic", None)
+            or broker.qlikSenseServerLicenseTopic,
             alert_topic=broker.qlikSenseServerLicenseExpireTopic,
             send_recurring=feature.sendRecurring.enable,
             send_alert=feature.sendAlert.enable,

@@ -1,4 +1,5 @@
-"""Thin adapter for the Qlik Sense Repository Service: ``GET /qrs/license`` and ``/qrs/about``.
+"""Thin adapter for the Qlik Sense Repository Service: ``GET /qrs/license``, its
+``/qrs/license/accesstypeoverview`` and ``/qrs/about``.
 
 One ``requests.Session`` per client, closed with it. Every failure leaves as a
 :class:`~licmon.qrs.errors.QrsError` (see ``licmon.qrs.failures`` for how exceptions are
@@ -169,6 +170,13 @@ class QrsClient:
     def get_license(self) -> dict[str, Any]:
         """The site's License entity, or raises a QrsError."""
         return self._get_object("/qrs/license", missing_means_no_license=True)
+
+    def get_access_overview(self) -> dict[str, Any]:
+        """The site's access types (`/qrs/license/accesstypeoverview`), or raises a QrsError.
+
+        A 404 is not "no license" here: a QRS older than 2018 has no such endpoint.
+        """
+        return self._get_object("/qrs/license/accesstypeoverview", missing_means_no_license=False)
 
     def get_about(self) -> dict[str, Any]:
         """Build version and node facts: a cheap reachability probe."""

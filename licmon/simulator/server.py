@@ -1,7 +1,8 @@
-"""A QRS look-alike over mutual TLS: ``GET /qrs/license`` and ``GET /qrs/about``.
+"""A QRS look-alike over mutual TLS: ``GET /qrs/license``, ``GET /qrs/about`` and
+``GET /qrs/license/accesstypeoverview``.
 
-One HTTPS server per simulated site, each on its own port, each with its own license and
-fault. Tests change a site's license and fault while it runs and read its counters
+One HTTPS server per simulated site, each on its own port, each with its own license, access
+types and fault. Tests change a site's license and fault while it runs and read its counters
 (requests served, TLS connections accepted, handshakes refused).
 
 The TLS handshake runs in the connection's worker thread, not in ``accept()``, so a client
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from licmon.simulator.access import SimulatedAccess
 from licmon.simulator.certs import DEFAULT_SERVER_NAMES, QlikCerts, ensure_qlik_certs
 from licmon.simulator.license import SimulatedLicense
 
@@ -36,7 +38,7 @@ FAULTS: tuple[str, ...] = (
     "503",  # repository starting
     "401",
     "403",
-    "404",  # no license installed (only /qrs/license)
+    "404",  # no license installed (/qrs/license and /qrs/license/accesstypeoverview)
     "slow",  # answers correctly after slow_seconds
     "html",  # 200 text/html error page, as a proxy or login page would send
     "malformed",  # 200 application/json that is not JSON
@@ -79,6 +81,7 @@ class SiteSpec:
     port: int = 0
     license: SimulatedLicense = field(default_factory=SimulatedLicense)
     fault: str = "none"
+    access: SimulatedAccess = field(default_factory=SimulatedAccess)
     slow_seconds: float = 2.0
 
     def __post_init__(self) -> None:
@@ -110,6 +113,7 @@ class Site:
         self.port = spec.port  # the bound port once started
         self._lock = threading.Lock()
         self._license = spec.license
+        self._access = spec.access
         self._fault = spec.fault
         self._slow_seconds = spec.slow_seconds
         self._requests: list[RecordedRequest] = []
@@ -130,6 +134,16 @@ class Site:
     def license(self, value: SimulatedLicense) -> None:
         with self._lock:
             self._license = value
+
+    @property
+    def access(self) -> SimulatedAccess:
+        with self._lock:
+            return self._access
+
+    @access.setter
+    def access(self, value: SimulatedAccess) -> None:
+        with self._lock:
+            self._access = value
 
     @property
     def fault(self) -> str:
@@ -308,6 +322,10 @@ class _Handler(BaseHTTPRequestHandler):
             if fault == "404":
                 return 404, "text/plain", b"Not Found"
             document: dict[str, Any] = license_.to_json()
+        elif path == "/qrs/license/accesstypeoverview":
+            if fault == "404":
+                return 404, "text/plain", b"Not Found"
+            document = self.server.site.access.to_json()
         elif path == "/qrs/about":
             document = _about()
         else:

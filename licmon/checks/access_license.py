@@ -1,0 +1,254 @@
+"""Access licenses: `GET /qrs/license/accesstypeoverview`, seats and tokens left, Butler's
+`qlik_sense_license` points.
+
+Butler keys: `Butler.qlikSenseLicense.licenseMonitor.{enable, frequency (every 6 hours),
+destination.influxDb.{enable, tag.static[]}}`. Ours: `licmon.sites[].accessLicense.{enable,
+frequency}`, `licmon.accessLicense.mqtt` (below) and `licmon.accessAlerts.<type>`
+(`minAvailable`, `minAvailablePercent`, `forecastDays`).
+
+Where each destination's switch is for this kind (`feature`):
+- InfluxDB: Butler's `licenseMonitor.destination.influxDb`, with its own static tags.
+- MQTT: `licmon.accessLicense.mqtt`; its `enable` defaults to the server license's MQTT
+  switches (enable, sendRecurring, sendAlert). On by default is safe for a Butler user: the
+  status goes to a new topic (`.../qliksense_access_license`) that nothing listens to yet,
+  and the alert topic hears of access licenses only once `licmon.accessAlerts` sets a
+  minimum, which nobody has before upgrading.
+- Webhooks: the server license's alert webhooks only (`sendAlert`), never the status ones:
+  their receivers expect Butler's `server license status` parameters.
+- Apprise: its own per-URL switches, as for every kind.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import create_model
+
+from licmon.config.fields import LaterText, NonNegative, Percent, Switch, Text
+from licmon.config.sections import EnableSwitch, Section
+from licmon.core import access_alerts, access_payloads
+from licmon.core.access_license import (
+    COUNTED_TYPES,
+    AccessStatus,
+    Minimum,
+    evaluate_access,
+    failed_access,
+)
+from licmon.core.alerts import Judge, Message
+from licmon.core.failure_notices import failure_notice
+from licmon.core.notices import InfluxPoint, Notice
+from licmon.core.templates import MessageTemplate
+from licmon.state import access_history
+
+if TYPE_CHECKING:
+    from licmon.config.model import MonitorConfig, Site
+    from licmon.qrs.client import QrsClient
+
+MONITOR_PATH = "Butler.qlikSenseLicense.licenseMonitor"
+# The MQTT status topic: the server license topic's sibling, unless set.
+TOPIC_LEAF = "qliksense_access_license"
+
+
+class Monitor(Section):
+    """`Butler.qlikSenseLicense.licenseMonitor`, less its `destination:` section."""
+
+    enable: Switch = False
+    frequency: LaterText = "every 6 hours"
+
+
+class AccessMqtt(Section):
+    """`licmon.accessLicense.mqtt`: each switch left out follows the server license's."""
+
+    enable: Switch | None = None
+    sendRecurring: EnableSwitch | None = None
+    sendAlert: EnableSwitch | None = None
+    topic: Text | None = None
+
+
+class AccessLicenseSection(Section):
+    """`licmon.accessLicense`."""
+
+    mqtt: AccessMqtt = AccessMqtt()
+
+
+class KindMqtt(Section):
+    """The MQTT switches in effect for this kind, and its status topic."""
+
+    enable: bool
+    sendRecurring: EnableSwitch
+    sendAlert: EnableSwitch
+    statusTopic: str
+
+
+class KindWebhook(Section):
+    enable: bool
+    sendRecurring: EnableSwitch
+    sendAlert: EnableSwitch
+
+
+class AccessMinimum(Section):
+    """`licmon.accessAlerts.<type>`."""
+
+    minAvailable: NonNegative | None = None
+    minAvailablePercent: Percent | None = None
+    forecastDays: NonNegative | None = None
+
+
+class AccessAlerts(Section):
+    """`licmon.accessAlerts`: one entry per counted type."""
+
+    professional: AccessMinimum | None = None
+    analyzer: AccessMinimum | None = None
+    tokens_available: AccessMinimum | None = None
+
+
+def minimums(document: Any) -> dict[str, Minimum]:
+    """The minimums set in `licmon.accessAlerts`, by type."""
+    alerts = document.licmon.accessAlerts
+    found = {}
+    for name in COUNTED_TYPES:
+        entry = getattr(alerts, name)
+        if entry is not None:
+            found[name] = Minimum(entry.minAvailable, entry.minAvailablePercent, entry.forecastDays)
+    return found
+
+
+def sibling_topic(server_topic: str) -> str:
+    parent, slash, _ = server_topic.rstrip("/").rpartition("/")
+    return f"{parent}{slash}{TOPIC_LEAF}"
+
+
+class AccessLicenseCheck:
+    name = "access_license"
+    monitor_key = "licenseMonitor"
+    label = "access license"
+    check_measurement = "qlik_sense_access_license_check"
+    licmon_sections: ClassVar[dict[str, type[Section]]] = {
+        "accessLicense": AccessLicenseSection,
+        "accessAlerts": AccessAlerts,
+    }
+
+    def monitor_section(self, destinations: type[Section]) -> type[Section]:
+        """Butler's section: its `destination:` holds InfluxDB's switch alone."""
+        influx = destinations.model_fields["influxDb"].annotation
+        assert isinstance(influx, type)
+        only_influx = create_model(
+            "AccessDestinations", __base__=Section, influxDb=(influx, influx())
+        )
+        return create_model(
+            "AccessLicenseMonitor", __base__=Monitor, destination=(only_influx, only_influx())
+        )
+
+    def entry_name(self, site: str) -> str:
+        return f"access license check {site}"
+
+    def frequency(self, site: Site) -> str | None:
+        return site.schedule(self.name)
+
+    def site_frequency(self, document: Any, entry: Any | None) -> str | None:
+        monitor = document.Butler.qlikSenseLicense.licenseMonitor
+        if not monitor.enable:
+            return None
+        if entry is None:
+            return str(monitor.frequency)
+        own = entry.accessLicense
+        if not own.enable:
+            return None
+        return str(own.frequency or monitor.frequency)
+
+    def feature(self, document: Any, key: str) -> tuple[str, Any] | None:
+        server = document.Butler.qlikSenseLicense.serverLicenseMonitor.destination
+        server_path = "Butler.qlikSenseLicense.serverLicenseMonitor.destination"
+        if key == "influxDb":
+            section = document.Butler.qlikSenseLicense.licenseMonitor.destination.influxDb
+            return f"{MONITOR_PATH}.destination.influxDb", section
+        if key == "mqtt":
+            own, inherited = document.licmon.accessLicense.mqtt, server.mqtt
+            topic = own.topic or sibling_topic(
+                document.Butler.mqttConfig.qlikSenseServerLicenseTopic
+            )
+            section = KindMqtt(
+                enable=inherited.enable if own.enable is None else own.enable,
+                sendRecurring=own.sendRecurring or inherited.sendRecurring,
+                sendAlert=own.sendAlert or inherited.sendAlert,
+                statusTopic=topic,
+            )
+            path = f"{server_path}.mqtt" if own.enable is None else "licmon.accessLicense.mqtt"
+            return path, section
+        if key == "webhook":
+            hooks = server.webhook
+            section = KindWebhook(
+                enable=hooks.enable,
+                sendRecurring=EnableSwitch(enable=False),
+                sendAlert=hooks.sendAlert,
+            )
+            return f"{server_path}.webhook", section
+        return None
+
+    def fetch(self, client: QrsClient) -> Mapping[str, Any]:
+        return client.get_access_overview()
+
+    def evaluate(
+        self, site: Site, answer: Mapping[str, Any], checked_at: datetime, config: MonitorConfig
+    ) -> AccessStatus:
+        return evaluate_access(site.name, answer, checked_at)
+
+    def failed(self, site: Site, checked_at: datetime, reason: str) -> AccessStatus:
+        return failed_access(site.name, checked_at, reason)
+
+    def from_json(self, data: Mapping[str, Any]) -> AccessStatus:
+        return AccessStatus.from_json(data)
+
+    def influx_points(
+        self, status: AccessStatus, tags: tuple[tuple[str, str], ...], tick: datetime
+    ) -> list[InfluxPoint]:
+        return access_payloads.influx_points(status, tags, tick)
+
+    def status_document(self, status: AccessStatus, check_id: str) -> dict[str, Any]:
+        return access_payloads.status_document(status, check_id)
+
+    def notices(self, status: AccessStatus) -> list[Notice]:
+        # No routine notice: Butler sends none for access licenses, and chat is for alerts.
+        # Alerts (low, recovered, exhausts soon) need what a target was told before: they
+        # come from licmon.core.access_alerts through the alert policy, not from one status.
+        return []
+
+    def remember(self, client: Any, status: AccessStatus, at: datetime) -> Mapping[str, Any]:
+        """Today's reading joins the site's history; the forecast is read from it."""
+        access_history.record(client, status.site, status, at)
+        return {"forecasts": access_history.forecasts(client, status.site)}
+
+    def judge(
+        self,
+        site: Site,
+        config: MonitorConfig,
+        status: AccessStatus,
+        memory: Mapping[str, Any],
+    ) -> Judge:
+        return functools.partial(
+            access_alerts.judge, status, config.access_minimums, memory.get("forecasts") or {}
+        )
+
+    def render(
+        self, message: Message, templates: Mapping[str, MessageTemplate], check_id: str
+    ) -> Notice:
+        # Check failing/recovered in the words of every kind; low, recovered and exhausts
+        # soon in the texts the access alerts promise (no template of their own yet).
+        common = failure_notice(self.label, message, templates, check_id)
+        return common if common is not None else access_alerts.notice(message)
+
+    def summary(self, status: AccessStatus) -> str:
+        if status.error is not None:
+            return f"unreadable: {status.error}"
+        counted = [
+            f"{name} {counts[0]:g}/{counts[1]:g}"
+            for name in COUNTED_TYPES
+            if (counts := status.available(name)) is not None
+        ]
+        return ", ".join(counted) or f"{len(status.licenses)} types, none counted"
+
+
+ACCESS_LICENSE = AccessLicenseCheck()
