@@ -28,7 +28,7 @@ from licmon.config.model import MonitorConfig, Site
 from licmon.config.reliability import PUBLISH_RETRY
 from licmon.destinations import DESTINATIONS
 from licmon.qrs.client import QrsClient
-from tasks import fleet, gate
+from tasks import counting, fleet, gate
 from tasks.base import Done, LicmonTask, quickly
 from tasks.deliver import DELIVERY_TASKS
 from worker import runtime
@@ -78,6 +78,7 @@ class FetchTask(LicmonTask):
             super().on_failure(exc, task_id, args, kwargs, einfo)
         finally:
             fleet.failed(self.arguments(args, kwargs), exc)
+            counting.count_check_failure(self.arguments(args, kwargs), exc)  # metrics
 
 
 def read(kind: CheckKind, site: Site, config: MonitorConfig) -> Any:
