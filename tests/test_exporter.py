@@ -93,7 +93,7 @@ def test_every_metric_from_the_fleet_state(
         metrics.count_delivery(redis_client, "webhook", outcome)
     letters = DeadLetters(redis_client)
     for number in (1, 2):
-        letter = DeadLetter("deliver.webhook", "broken", "webhook", "alert-1", f"b@{number}", "500", 2)
+        letter = DeadLetter("deliver.webhook", "broken", "webhook", "a-1", f"b@{number}", "500", 2)
         letters.push(letter)
     Lease(redis_client, 15).hold("token", "beat-host", 7)
     redis_client.rpush("license.fetch.east", b"{}", b"{}")
