@@ -420,4 +420,4 @@ def test_every_alert_rule_finds_its_sites(observed: Observed, broker: redis.Redi
         "the alerts without a `for:` to fire",
         every=0.5,
     )
-    assert TODAY == dt.datetime.now(dt.UTC).date(), "the test ran across midnight UTC"
+    assert dt.datetime.now(dt.UTC).date() == TODAY, "the test ran across midnight UTC"
