@@ -229,6 +229,10 @@ def test_exit_codes_when_it_cannot_serve(
     _, err = process.communicate(timeout=20)
     assert process.returncode == 2 and "configuration error" in err
 
+    process = exporter(write_config(tmp_path, "sqla+sqlite:///x.db", ["fine"]))
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 2 and "not Redis" in err
+
     busy = write_config(tmp_path, redis_url, ["fine"])
     first = exporter(busy, "--port", str(port := free_port()))
     try:

@@ -166,6 +166,8 @@ def observed(
             prometheus.stop()
             stop_process(exporter)
             deployment.stop_all()
+            # The pipeline tests share this InfluxDB and count their sites' points.
+            influx_server.query(f'DROP DATABASE "{INFLUX_DB}"')
 
 
 def settled(deployment: Deployment, result: dict[str, Any]) -> None:
