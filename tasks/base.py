@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import redis
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Retry, SoftTimeLimitExceeded
 from tenacity import (
     Retrying,
     retry_if_exception,
@@ -32,6 +32,8 @@ from licmon.config.reliability import QUICK_WAIT_MAX
 from licmon.deadletters import DeadLetter
 from licmon.qrs.errors import QrsError
 from licmon.senders.errors import DeliveryError
+from licmon.state import metrics
+from tasks import counting
 from worker import runtime
 from worker.settings import DONE_SECONDS, MAX_REDELIVERIES, claim_seconds
 
@@ -133,6 +135,7 @@ class LicmonTask(Task):
         starts = claims.start(claim, request.id, seconds)
         if starts == 0:
             log.info("%s: %s already handled or in progress, skipped", self.name, claim)
+            counting.count_delivery(self, metrics.SKIPPED)  # metrics (licmon exporter)
             if arguments.get("replay_of") and claims.holder(claim) == DONE:
                 # A replay of what was delivered after all: its dead letter is done with.
                 self.replayed(arguments)
@@ -142,8 +145,13 @@ class LicmonTask(Task):
         redeliveries = starts - request.retries - 1
         if redeliveries > MAX_REDELIVERIES:
             raise RedeliveryLimit(f"redelivered {redeliveries} times after lost workers; given up")
-        result = super().__call__(*args, **kwargs)
+        try:
+            result = super().__call__(*args, **kwargs)
+        except Retry:
+            counting.count_delivery(self, metrics.RETRIED)  # metrics (licmon exporter)
+            raise
         claims.complete(claim, DONE_SECONDS)
+        counting.count_delivery(self, metrics.DELIVERED, result)  # metrics (licmon exporter)
         self.replayed(arguments)
         return result
 
@@ -186,6 +194,7 @@ class LicmonTask(Task):
                 # A replay that failed again: its new letter takes the old one's place.
                 runtime.dead_letters().remove(replay_of)
         finally:
+            counting.count_delivery(self, metrics.DEAD_LETTERED)  # metrics (licmon exporter)
             log.error(
                 "gave up: site %s, destination %s, target %s, check %s, after %d start(s): %s",
                 details["site"],

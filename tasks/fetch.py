@@ -29,7 +29,7 @@ from licmon.config.model import MonitorConfig, Site
 from licmon.config.reliability import PUBLISH_RETRY
 from licmon.core.alerts import CheckOutcome
 from licmon.qrs.client import QrsClient
-from tasks import fleet, gate
+from tasks import counting, fleet, gate
 from tasks.alerting import Planned, plan
 from tasks.base import Done, LicmonTask, quickly
 from tasks.deliver import DELIVERY_TASKS
@@ -82,6 +82,7 @@ class FetchTask(LicmonTask):
             super().on_failure(exc, task_id, args, kwargs, einfo)
         finally:
             self.check_failed(self.arguments(args, kwargs), exc)
+            counting.count_check_failure(self.arguments(args, kwargs), exc)  # metrics
 
     def check_failed(self, arguments: dict[str, Any], exc: BaseException) -> None:
         """The check gave up: record it, and tell whom the policy says (check failing)."""
@@ -264,6 +265,7 @@ def checked(
     if not reason:
         fleet.succeeded(kind, site, status, check_id)
         return CheckOutcome(ok=True, checked_at=moment, duration_ms=duration_ms)
+    counting.count_failure(site, UNREADABLE)  # metrics
     return CheckOutcome(
         ok=False,
         checked_at=moment,

@@ -148,3 +148,32 @@ def test_every_service_waits_for_the_preflight_check() -> None:
     for name, service in services.items():
         condition = service.get("depends_on", {}).get("preflight", {}).get("condition")
         assert condition == "service_completed_successfully", name
+
+
+def test_the_observe_profile_adds_exporter_prometheus_and_grafana_from_deploy() -> None:
+    services = rendered("observe")["services"]
+    assert {"exporter", "prometheus", "grafana"} <= set(services)
+    assert "grafana" not in rendered()["services"]
+    for name in ("exporter", "prometheus", "grafana"):
+        service = services[name]
+        assert service["healthcheck"]["test"], name
+        assert service.get("user") not in (None, "", "root", "0", "0:0"), name
+        assert service["depends_on"]["preflight"]["condition"] == "service_completed_successfully"
+        # Published on loopback only, like Flower.
+        assert all(port.get("host_ip") == "127.0.0.1" for port in service.get("ports", [])), name
+    assert services["exporter"]["command"][:2] == ["licmon", "exporter"]
+    mounts = {
+        volume["target"]: Path(volume["source"]).relative_to(REPO).as_posix()
+        for name in ("prometheus", "grafana")
+        for volume in services[name]["volumes"]
+        if volume["type"] == "bind"
+    }
+    assert mounts == {
+        "/etc/prometheus/prometheus.yml": "deploy/prometheus/prometheus.yml",
+        "/etc/prometheus/licmon-rules.yml": "deploy/prometheus/licmon-rules.yml",
+        "/etc/grafana/provisioning": "deploy/grafana/provisioning",
+        "/var/lib/grafana/dashboards": "deploy/grafana/dashboards",
+    }
+    grafana = services["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == SECRETS["FLOWER_PASSWORD"]
+    assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false"

@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES = (
     "licmon.cli.simulator",
     "licmon.cli.deadletters",
     "licmon.cli.status",
+    "licmon.cli.exporter",
 )
 # The exit code of an unexpected exception, per command: `check` is a monitoring plugin
 # (3, UNKNOWN), `config validate` says "not valid" (2); every other command keeps its own

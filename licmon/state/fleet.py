@@ -1,8 +1,10 @@
 """Each site's last check, for `licmon status`: one small hash per site and check kind.
 
-`licmon:fleet:<kind>:<site>` holds seven fields, overwritten by every check, so the state
+`licmon:fleet:<kind>:<site>` holds eight fields, overwritten by every check, so the state
 never grows with time: `status` (the status JSON, as `licmon check --json` prints it),
-`checkId`, `lastChecked`, `lastSuccess`, `consecutiveFailures`, `errorKind`, `errorReason`.
+`checkId`, `lastChecked`, `lastSuccess`, `consecutiveFailures`, `errorKind`, `errorReason`,
+and `successStatus`, the status of the last successful check, which a failed check leaves
+in place (the exporter keeps showing the license's expiry while its QRS does not answer).
 Written by the fetch task: on success (the QRS answered and the answer was judged) and in
 `on_failure` (the check gave up). Reasons are the QRS error's one line, as in dead letters:
 never a secret.
@@ -32,6 +34,8 @@ class SiteState:
     consecutive_failures: int
     error_kind: str | None
     error_reason: str | None
+    # The last successful check's status (None: never succeeded, or written before it existed).
+    success_status: dict[str, Any] | None = None
 
 
 def iso(moment: datetime) -> str:
@@ -59,6 +63,7 @@ class FleetState:
                 key,
                 mapping={
                     "status": json.dumps(status),
+                    "successStatus": json.dumps(status),
                     "checkId": check_id,
                     "lastChecked": iso(at),
                     "lastSuccess": iso(at),
@@ -110,6 +115,7 @@ def _state(fields: dict[bytes, bytes]) -> SiteState | None:
         return None
     values = {key.decode(): value.decode() for key, value in fields.items()}
     status = values.get("status")
+    success = values.get("successStatus")
     return SiteState(
         status=json.loads(status) if status else None,
         check_id=values.get("checkId"),
@@ -118,4 +124,5 @@ def _state(fields: dict[bytes, bytes]) -> SiteState | None:
         consecutive_failures=int(values.get("consecutiveFailures", 0)),
         error_kind=values.get("errorKind"),
         error_reason=values.get("errorReason"),
+        success_status=json.loads(success) if success else None,
     )

@@ -1,0 +1,62 @@
+"""Counters the Prometheus exporter reads: deliveries by outcome, check failures by kind.
+
+Prefork workers cannot serve metrics themselves (each child would hold its own counts), so
+every process increments shared counters in Redis and `licmon exporter` reads them. Two
+hashes, each field a counter that only grows (HINCRBY), never expiring:
+
+- `licmon:metrics:deliveries`, field `<destination>|<outcome>`, outcome one of `OUTCOMES`;
+- `licmon:metrics:check_failures`, field `<site>|<error kind>` (the QRS error's kind, as
+  `licmon status` shows it: `timeout`, `auth_rejected`, ...).
+
+Counting is a convenience beside the work: `count_*` never raise, a Redis error is logged
+at debug level and the count is lost (a counter that misses one increment is still a
+counter: Prometheus' `increase()` reads it the same).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import redis
+
+DELIVERIES_KEY = "licmon:metrics:deliveries"
+CHECK_FAILURES_KEY = "licmon:metrics:check_failures"
+DELIVERED, SKIPPED, RETRIED, DEAD_LETTERED = "delivered", "skipped", "retried", "dead_lettered"
+OUTCOMES = (DELIVERED, SKIPPED, RETRIED, DEAD_LETTERED)
+# Site names, destinations and outcomes hold no `|` (config validation), error kinds may not.
+_SEP = "|"
+
+log = logging.getLogger("licmon.metrics")
+
+
+def count_delivery(client: redis.Redis, destination: str, outcome: str) -> None:
+    _increment(client, DELIVERIES_KEY, f"{destination}{_SEP}{outcome}")
+
+
+def count_check_failure(client: redis.Redis, site: str, kind: str) -> None:
+    _increment(client, CHECK_FAILURES_KEY, f"{site}{_SEP}{kind}")
+
+
+def _increment(client: redis.Redis, key: str, field: str) -> None:
+    try:
+        client.hincrby(key, field, 1)
+    except redis.RedisError as exc:
+        log.debug("counter %s %s not incremented: %s", key, field, exc)
+
+
+def _pairs(raw: dict[bytes, bytes]) -> Iterator[tuple[str, str, int]]:
+    for field, value in raw.items():
+        first, sep, second = field.decode().partition(_SEP)
+        if sep:
+            yield first, second, int(value)
+
+
+def deliveries(client: redis.Redis) -> dict[tuple[str, str], int]:
+    """{(destination, outcome): count}"""
+    return {(a, b): n for a, b, n in _pairs(client.hgetall(DELIVERIES_KEY))}
+
+
+def check_failures(client: redis.Redis) -> dict[tuple[str, str], int]:
+    """{(site, error kind): count}"""
+    return {(a, b): n for a, b, n in _pairs(client.hgetall(CHECK_FAILURES_KEY))}

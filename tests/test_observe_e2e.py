@@ -1,0 +1,437 @@
+"""Dashboards and alert rules against real data: a Celery worker checks simulated sites over
+mutual TLS and writes to a real InfluxDB 1.6; `licmon exporter` serves what the workers left
+in Redis; a real Prometheus scrapes it every second with the alert rules loaded. Every
+panel's query is read from the dashboard JSON, its variables substituted as Grafana does,
+and run against InfluxDB or Prometheus; every alert's expression is evaluated by Prometheus.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis
+import requests
+
+from licmon.senders.line_protocol import encode_line
+from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
+from licmon.state.lease import Lease
+from tests.conftest import service_missing
+from tests.fleet_support import LICMON
+from tests.http_receiver import HttpReceiver
+from tests.observe_support import (
+    Prometheus,
+    alert_rules,
+    dashboard,
+    regex_value,
+    substitute,
+    targets,
+)
+from tests.pipeline_support import (
+    BROKER_URL,
+    INFLUX_DB,
+    TODAY,
+    Deployment,
+    MessageLog,
+    client,
+    document,
+    fetch,
+    hook,
+    in_days,
+    wait_for,
+)
+from tests.services import InfluxServer, free_port, stop_process
+
+pytest_plugins = ["tests.pipeline_fixtures"]
+
+DAYS = {"alpha": 20, "week": 5, "lapsed": -10, "old": 100, "brief": 70}
+SITES = [
+    *(
+        SiteSpec(name, license=SimulatedLicense(valid_to=[in_days(days)]))
+        for name, days in DAYS.items()
+    ),
+    SiteSpec("forever", license=SimulatedLicense.perpetual()),
+    SiteSpec("denied", fault="401"),
+]
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+TICK = NOW.isoformat().replace("+00:00", "Z")
+OLD_TICK = (NOW - dt.timedelta(days=3)).isoformat().replace("+00:00", "Z")
+FAILING_ALERTS = "/observe/alert-500"
+
+
+@dataclass
+class Observed:
+    deployment: Deployment
+    prometheus: Prometheus
+    results: dict[str, dict[str, Any]]
+    influx: InfluxServer
+
+
+@pytest.fixture(scope="module")
+def observed(
+    pytestconfig: pytest.Config,
+    tmp_path_factory: pytest.TempPathFactory,
+    certs: QlikCerts,
+    receiver: HttpReceiver,
+    topics: tuple[str, MessageLog],
+    influx_server: InfluxServer,
+    broker: redis.Redis,
+) -> Iterator[Observed]:
+    if shutil.which("prometheus") is None:
+        service_missing(pytestconfig, "Prometheus (Debian package 'prometheus')")
+    if influx_server.process is None:
+        influx_server.start()
+    influx_server.query(f'DROP DATABASE "{INFLUX_DB}"')
+    receiver.on(FAILING_ALERTS, status=500)
+    with run_simulator(SITES, certs) as simulator:
+        config = document(
+            certs,
+            simulator,
+            receiver,
+            influx_server.http_port,
+            topics[0],
+            status_hooks=[hook(receiver, "/observe/status", "POST")],
+            alert_hooks=[hook(receiver, FAILING_ALERTS, "POST")],
+        )
+        for site in config["licmon"]["sites"]:
+            if site["name"] == "brief":  # stale two seconds after its one check
+                site["frequency"] = "every 1 second"
+        deployment = Deployment(tmp_path_factory.mktemp("observe"), config)
+        deployment.start_worker(2)
+        port = free_port()
+        exporter = subprocess.Popen(
+            [LICMON, "exporter", "--config", str(deployment.config_path), "--port", str(port)],
+            env=deployment.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        prometheus = Prometheus([f"127.0.0.1:{port}"])
+        try:
+            prometheus.start()
+            # The counters increase while Prometheus watches (increase() sees them).
+            wait_for(lambda: prometheus.query("licmon_redis_up == 1"), 30, "a first scrape")
+            results = {}
+            for site in [*DAYS, "forever", "denied"]:
+                tick = OLD_TICK if site == "old" else TICK
+                sent = fetch(site, f"{site}@{tick}", tick)
+                if site != "denied":
+                    results[site] = sent.get(timeout=60)
+                    settled(deployment, results[site])
+            # A second check of "forever": its status webhook is held by its rateLimit.
+            results["forever-2"] = fetch("forever", "forever@2", TICK).get(timeout=60)
+            settled(deployment, results["forever-2"])
+            # A delivery sent again once done (a resend, a second beat): its claim skips it.
+            done = results["forever"]
+            status = {k: v for k, v in done.items() if k not in ("checkId", "deliveries")}
+            again = client(BROKER_URL).send_task(
+                "deliver.influxdb",
+                kwargs={"site": "forever", "target": "influxdb", "status": status,
+                        "check_id": done["checkId"], "tick": TICK, "kind": "server_license"},
+                queue="deliver.influxdb",
+            )  # fmt: skip
+            settled(deployment, {"deliveries": [{"taskId": again.id}]})
+            write_check_points(influx_server)
+            wait_for(lambda: "gave up: site denied" in deployment.logs(), 60, "denied's check")
+            # Prometheus has scraped every site's last check.
+            wait_for(
+                lambda: (
+                    prometheus.by_site("licmon_last_check_timestamp_seconds").keys()
+                    == {*DAYS, "forever", "denied"}
+                ),
+                30,
+                "every site's check scraped",
+                every=0.5,
+            )
+            # brief ("every 1 second") is stale two seconds after its one check.
+            wait_for(
+                lambda: (
+                    prometheus.by_site(
+                        'time() - licmon_last_success_timestamp_seconds{site="brief"}'
+                    ).get("brief", 0)
+                    > 3
+                ),
+                30,
+                "brief to be stale",
+                every=0.5,
+            )
+            yield Observed(deployment, prometheus, results, influx_server)
+        finally:
+            prometheus.stop()
+            stop_process(exporter)
+            deployment.stop_all()
+            # The pipeline tests share this InfluxDB and count their sites' points.
+            influx_server.query(f'DROP DATABASE "{INFLUX_DB}"')
+
+
+def settled(deployment: Deployment, result: dict[str, Any]) -> None:
+    """Every delivery of a check ended: succeeded, or failed after its retries."""
+
+    def ended() -> bool:
+        log = deployment.logs()
+        return all(
+            re.search(rf"\[{re.escape(d['taskId'])}\] (succeeded|raised|failed)", log)
+            for d in result["deliveries"]
+        )
+
+    wait_for(ended, 60, "every delivery of the check to end")
+
+
+def write_check_points(influx: InfluxServer) -> None:
+    """licmon's check measurement, as the lead's check writer will write it: one point per
+    check, tags as the license point's. Written with the project's line-protocol encoder."""
+    tags = {"foo": "bar", "dc": "eu"}
+    points = [
+        ("denied", False, "auth_rejected", NOW - dt.timedelta(hours=2)),
+        ("denied", False, "auth_rejected", NOW - dt.timedelta(hours=1)),
+        ("alpha", True, "", NOW - dt.timedelta(hours=1)),
+    ]
+    lines = [
+        encode_line(
+            "qlik_sense_server_license_check",
+            tags | {"site": site},
+            {"ok": ok, "error_kind": kind, "duration_ms": 12.5},
+            at,
+        )
+        for site, ok, kind, at in points
+    ]
+    answer = requests.post(
+        f"{influx.url}/write",
+        params={"db": INFLUX_DB, "precision": "s"},
+        data="\n".join(lines).encode(),
+        timeout=5,
+    )
+    assert answer.status_code == 204, answer.text
+
+
+# --- InfluxDB ---------------------------------------------------------------------------
+
+
+def influx_rows(influx: InfluxServer, query: str) -> list[dict[str, Any]]:
+    """Every row, each with its series' tags."""
+    result = influx.query(query, db=INFLUX_DB)["results"][0]
+    assert "error" not in result, (query, result)
+    return [
+        dict(zip(series["columns"], values, strict=True)) | series.get("tags", {})
+        for series in result.get("series", [])
+        for values in series["values"]
+    ]
+
+
+def test_every_influxdb_panel_query_returns_what_the_checks_wrote(observed: Observed) -> None:
+    board = dashboard("licmon-influxdb.json")
+    variables = {variable["name"]: variable for variable in board["templating"]["list"]}
+    site_rows = influx_rows(observed.influx, variables["site"]["query"])
+    sites = sorted(row["value"] for row in site_rows)
+    # Every site a check read (denied's QRS refused every check: no license point).
+    assert sites == sorted([*DAYS, "forever"])
+    assert variables["site"]["multi"] and variables["site"]["includeAll"]
+    # "All" is the variable's allValue: sites whose checks failed before any license point
+    # was written (denied) are in the check panels too.
+    assert variables["site"]["allValue"] == ".*"
+    values = {
+        "site": ".*",
+        "stale": variables["stale"]["current"]["value"],
+        "timeFilter": "time >= now() - 7d",
+        "__interval": "1h",
+    }
+    ran = Counter()
+    for title, target in targets(board):
+        assert target["rawQuery"] is True and target["datasource"]["uid"] == "licmon-influxdb"
+        rows = influx_rows(observed.influx, substitute(target["query"], values))
+        ran[title] += 1
+        check_influx_panel(title, target["refId"], rows)
+    assert set(ran) == {panel["title"] for panel in board["panels"]}
+    # Two sites selected: `(alpha|week)`, as Grafana writes a multi-value selection.
+    (days,) = [t for title, t in targets(board) if title == "Days left"]
+    chosen = values | {"site": regex_value(["alpha", "week"])}
+    rows = influx_rows(observed.influx, substitute(days["query"], chosen))
+    assert {row["site"]: row["last"] for row in rows} == {"alpha": 20, "week": 5}
+
+
+def check_influx_panel(title: str, ref: str, rows: list[dict[str, Any]]) -> None:
+    by_site = {row["site"]: row for row in rows}
+    if title in ("Days left", "Days left per site", "Days left over time"):
+        # A perpetual license has no days (Butler leaves the field out): no series.
+        assert {site: row["last"] for site, row in by_site.items()} == DAYS, title
+    elif title == "Expiry dates":
+        assert {site: row["days_left"] for site, row in by_site.items()} == DAYS | {"forever": None}
+        assert by_site["alpha"]["expiry_date"] == in_days(20).isoformat()
+        assert by_site["lapsed"]["expired"] is True and by_site["alpha"]["expired"] is False
+        assert by_site["forever"]["expired"] is False
+    elif title == "Last checked" and ref == "A":
+        checked = {site: row["time"] for site, row in by_site.items()}
+        assert checked["old"] == OLD_TICK and checked["alpha"] == TICK
+    elif title == "Last checked" and ref == "B":
+        # "old" was last written three days ago: no recent check, shown STALE.
+        assert set(by_site) == {*DAYS, "forever"} - {"old"}
+        assert all(row["recent_checks"] >= 1 for row in rows)
+    elif title == "Check failures":
+        assert {site for site in by_site} == {"denied"}
+        assert sum(row["count"] for row in rows) == 2
+    elif title == "Failed checks per site":
+        assert [row | {"time": None} for row in rows] == [
+            {"time": None, "failures": 2, "last_error": "auth_rejected", "site": "denied"}
+        ]
+    else:
+        raise AssertionError(f"no expectation for panel {title!r}")
+
+
+# --- Prometheus -------------------------------------------------------------------------
+
+
+def test_every_prometheus_panel_query_returns_what_the_exporter_read(observed: Observed) -> None:
+    prometheus, results = observed.prometheus, observed.results
+    board = dashboard("licmon-prometheus.json")
+    (variable,) = board["templating"]["list"]
+    metric, label = variable["definition"].removeprefix("label_values(").rstrip(")").split(", ")
+    sites = sorted(prometheus.label_values(metric, label))
+    assert sites == sorted([*DAYS, "forever", "denied"])
+    values = {
+        "site": regex_value(sites, promql=True),
+        "__rate_interval": "5m",
+        "__range": "5m",
+        "__interval": "1s",
+    }
+    # Wait until Prometheus has scraped the counters' final values.
+    expected = expected_deliveries(results)
+
+    def counted() -> bool:
+        found = prometheus.query("sum by (destination, outcome) (licmon_deliveries_total)")
+        got = {(r["metric"]["destination"], r["metric"]["outcome"]): float(r["value"][1])
+               for r in found}  # fmt: skip
+        return got == expected
+
+    wait_for(counted, 30, f"the delivery counters to reach {expected}", every=0.5)
+    ran = Counter()
+    for title, target in targets(board):
+        assert target["datasource"]["uid"] == "licmon-prometheus"
+        result = prometheus.query(substitute(target["expr"], values))
+        ran[title] += 1
+        check_prometheus_panel(title, target["refId"], result, expected)
+    assert set(ran) == {panel["title"] for panel in board["panels"]}
+
+
+def expected_deliveries(results: dict[str, dict[str, Any]]) -> dict[tuple[str, str], float]:
+    planned = Counter(
+        (delivery["destination"], delivery["target"])
+        for result in results.values()
+        for delivery in result["deliveries"]
+    )
+    alerts = planned[("webhook", "alert-1")]  # every alert webhook call answered 500
+    held = 1  # forever's second status webhook, within its rateLimit
+    delivered = Counter()
+    for (destination, _), count in planned.items():
+        delivered[destination] += count
+    table = {
+        (destination, outcome): 0.0
+        for destination in ("influxdb", "mqtt", "webhook")
+        for outcome in ("delivered", "skipped", "retried", "dead_lettered")
+    }
+    table[("influxdb", "delivered")] = delivered["influxdb"]
+    table[("influxdb", "skipped")] = 1  # forever's, sent again after it was done
+    table[("mqtt", "delivered")] = delivered["mqtt"]
+    table[("webhook", "delivered")] = delivered["webhook"] - alerts - held
+    table[("webhook", "skipped")] = held
+    table[("webhook", "retried")] = alerts  # one declared retry each (retries: 1)
+    table[("webhook", "dead_lettered")] = alerts
+    assert alerts == 3  # alpha, week, lapsed
+    return table
+
+
+def series(result: list[dict[str, Any]]) -> dict[str, float]:
+    return {item["metric"].get("site", ""): float(item["value"][1]) for item in result}
+
+
+def check_prometheus_panel(
+    title: str, ref: str, result: list[dict[str, Any]], deliveries: dict[tuple[str, str], float]
+) -> None:
+    if title in ("Days left", "Days left per site", "Days left over time"):
+        assert series(result) == DAYS, title
+    elif title == "Expiry dates" and ref == "A":
+        midnight = dt.datetime.combine(in_days(20), dt.time(0), tzinfo=dt.UTC)
+        assert series(result)["alpha"] == midnight.timestamp() * 1000
+        assert set(series(result)) == set(DAYS)
+    elif title == "Expiry dates" and ref == "B":
+        assert series(result) == DAYS
+    elif title == "Expiry dates" and ref == "C":
+        assert series(result) == dict.fromkeys(DAYS, 0) | {"forever": 1}
+    elif title == "Last checked" and ref == "A":
+        ages = series(result)
+        assert set(ages) == {*DAYS, "forever", "denied"}
+        assert all(0 <= age < 300 for age in ages.values())
+    elif title == "Last checked" and ref == "B":
+        periods = series(result)
+        assert periods["brief"] >= 2  # "every 1 second", checked once: stale
+        assert all(periods[site] < 1 for site in ("alpha", "old", "forever"))
+        assert "denied" not in periods  # never succeeded
+    elif title == "Last checked" and ref == "C":
+        assert series(result) == dict.fromkeys([*DAYS, "forever"], 1) | {"denied": 0}
+    elif title == "Check failures":
+        found = {(r["metric"]["site"], r["metric"]["kind"]): float(r["value"][1]) for r in result}
+        assert (
+            set(found) == {("denied", "auth_rejected")} and found[("denied", "auth_rejected")] > 0
+        )
+    elif title == "Deliveries by outcome":
+        got = {(r["metric"]["destination"], r["metric"]["outcome"]): float(r["value"][1])
+               for r in result}  # fmt: skip
+        assert got == deliveries
+    elif title == "Queue lengths":
+        queues = {r["metric"]["queue"]: float(r["value"][1]) for r in result}
+        assert queues == {
+            "license.fetch": 0, "deliver.influxdb": 0, "deliver.mqtt": 0, "deliver.webhook": 0,
+        }  # fmt: skip
+    elif title == "Dead letters":
+        # The three alert webhooks, and denied's check.
+        assert [float(r["value"][1]) for r in result] == [4]
+    elif title == "Beat leader lease age":
+        assert result == []  # no beat runs here: "NO LEADER"
+    else:
+        raise AssertionError(f"no expectation for panel {title!r}")
+
+
+def test_every_alert_rule_finds_its_sites(observed: Observed, broker: redis.Redis) -> None:
+    prometheus = observed.prometheus
+    rules = {(rule["alert"], rule["labels"].get("reason")): rule for rule in alert_rules()}
+
+    def sites_of(alert: str, reason: str | None = None) -> set[str]:
+        return set(prometheus.by_site(rules[(alert, reason)]["expr"]))
+
+    assert sites_of("QlikLicenseExpiringSoon") == {"alpha"}
+    assert sites_of("QlikLicenseExpiryCritical") == {"week"}
+    assert sites_of("QlikLicenseExpired") == {"lapsed"}
+    assert sites_of("QlikLicenseCheckFailing", "failing") == {"denied"}
+    assert sites_of("QlikLicenseCheckFailing", "stale") == {"brief"}
+    assert sites_of("QlikLicenseDeadLetters") == {"alpha", "week", "lapsed", "denied"}
+    # No beat leads: the monitor is down (after 10 minutes) ...
+    assert prometheus.query(rules[("QlikLicenseMonitorDown", None)]["expr"]) != []
+    # ... until one holds the lease, as a leading beat does.
+    Lease(redis.Redis.from_url(BROKER_URL), 30).hold("test-beat", "observe-test", 1)
+    wait_for(
+        lambda: prometheus.query(rules[("QlikLicenseMonitorDown", None)]["expr"]) == [],
+        20,
+        "the lease to be scraped",
+        every=0.5,
+    )
+    # Those without a `for:` fire at once, as Prometheus itself evaluates them.
+    wait_for(
+        lambda: (
+            {
+                ("QlikLicenseExpiringSoon", "alpha"),
+                ("QlikLicenseExpiryCritical", "week"),
+                ("QlikLicenseExpired", "lapsed"),
+                ("QlikLicenseCheckFailing", "brief"),
+            }
+            <= prometheus.firing()
+        ),
+        20,
+        "the alerts without a `for:` to fire",
+        every=0.5,
+    )
+    assert dt.datetime.now(dt.UTC).date() == TODAY, "the test ran across midnight UTC"

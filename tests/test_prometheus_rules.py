@@ -1,0 +1,95 @@
+"""The alert rules, checked and unit-tested by Prometheus' own promtool (Debian package
+`prometheus`): every alert fires in `licmon-rules.test.yml` and stays quiet where it must.
+(tests/test_observe_e2e.py evaluates the same expressions in a real Prometheus.)"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import service_missing
+
+RULES_DIR = Path(__file__).resolve().parent.parent / "deploy" / "prometheus"
+RULES = RULES_DIR / "licmon-rules.yml"
+ALERTS = {
+    "QlikLicenseExpiringSoon": "warning",
+    "QlikLicenseExpiryCritical": "critical",
+    "QlikLicenseExpired": "critical",
+    "QlikLicenseCheckFailing": "warning",
+    "QlikLicenseMonitorDown": "critical",
+    "QlikLicenseDeadLetters": "warning",
+}
+
+
+@pytest.fixture(scope="module")
+def promtool(pytestconfig: pytest.Config) -> str:
+    found = shutil.which("promtool")
+    if found is None:
+        service_missing(pytestconfig, "promtool (Debian package 'prometheus')")
+    assert found is not None
+    return found
+
+
+def rules() -> list[dict]:
+    return [
+        rule for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]
+    ]
+
+
+def test_promtool_checks_the_rules(promtool: str) -> None:
+    done = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS: 11 rules found" in done.stdout
+
+
+def test_promtool_unit_tests_pass_and_cover_every_alert(promtool: str) -> None:
+    tests = RULES_DIR / "licmon-rules.test.yml"
+    done = subprocess.run(
+        [promtool, "test", "rules", tests.name], capture_output=True, text=True, cwd=RULES_DIR
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS" in done.stdout
+    fired = {
+        case["alertname"]
+        for test in yaml.safe_load(tests.read_text())["tests"]
+        for case in test["alert_rule_test"]
+        if case["exp_alerts"]
+    }
+    quiet = {
+        case["alertname"]
+        for test in yaml.safe_load(tests.read_text())["tests"]
+        for case in test["alert_rule_test"]
+        if not case["exp_alerts"]
+    }
+    assert fired == set(ALERTS)
+    # Those with a `for:` are also shown not firing before it has passed.
+    assert quiet == {"QlikLicenseCheckFailing", "QlikLicenseMonitorDown", "QlikLicenseDeadLetters"}
+
+
+def test_every_alert_has_its_severity_a_summary_and_a_description() -> None:
+    alerts = [rule for rule in rules() if "alert" in rule]
+    assert {rule["alert"] for rule in alerts} == set(ALERTS)
+    for rule in alerts:
+        assert rule["labels"]["severity"] == ALERTS[rule["alert"]]
+        assert set(rule["annotations"]) == {"summary", "description"}
+        if rule["alert"] != "QlikLicenseMonitorDown":  # about the whole monitor, no site
+            assert "{{ $labels.site }}" in rule["annotations"]["summary"]
+            assert "{{ $labels.site }}" in rule["annotations"]["description"]
+
+
+def test_thresholds_live_in_one_place() -> None:
+    recorded = {rule["record"]: rule["expr"] for rule in rules() if "record" in rule}
+    assert recorded == {
+        "licmon:expiry_warning_days": "vector(30)",
+        "licmon:expiry_critical_days": "vector(7)",
+        "licmon:check_failing_periods": "vector(2)",
+        "licmon:dead_letters_allowed": "vector(0)",
+    }
+    # No alert repeats one of those numbers in its expression.
+    for rule in rules():
+        if "alert" in rule:
+            assert not any(f" {n}" in rule["expr"] for n in ("30", "7", "2")), rule["alert"]
