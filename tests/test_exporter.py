@@ -258,3 +258,44 @@ def test_counters_never_raise_when_redis_is_gone() -> None:
     metrics.count_delivery(gone, "webhook", "delivered")
     metrics.count_check_failure(gone, "fine", "timeout")
     assert json.dumps(metrics.OUTCOMES) == '["delivered", "skipped", "retried", "dead_lettered"]'
+
+
+def test_access_licenses_per_site_and_type_with_their_forecast(
+    tmp_path: Path, redis_client: redis.Redis, redis_url: str
+) -> None:
+    import yaml
+
+    from licmon.core.access_license import AccessStatus
+    from licmon.state import access_history
+
+    path = write_config(tmp_path, redis_url, ["acc-a", "acc-b"])
+    document = yaml.safe_load(path.read_text())
+    document["Butler"]["qlikSenseLicense"]["licenseMonitor"] = {"enable": True}
+    path.write_text(yaml.safe_dump(document))
+    fleet = FleetState(redis_client)
+    for site in ("acc-a", "acc-b"):
+        redis_client.delete(*(access_history.key(site, kind) for kind in ("professional",)))
+        redis_client.delete(fleet.key("access_license", site))
+    licenses = {
+        "professional": {"allocated": 18.0, "available": 2.0, "total": 20.0, "used": 17.0},
+        "tokens_available": {"available_tokens": 40.0, "total_tokens": 100.0},
+    }
+    read = AccessStatus(site="acc-a", checkedAt=NOW.isoformat(), licenses=licenses)
+    fleet.succeeded("access_license", "acc-a", read.to_json(), "acc-a@1", NOW)
+    # Three daily readings falling by 2 a day: at 2 left, one more day.
+    for back, available in ((2, 6.0), (1, 4.0), (0, 2.0)):
+        day = AccessStatus(
+            site="acc-a",
+            checkedAt=NOW.isoformat(),
+            licenses={"professional": licenses["professional"] | {"available": available}},
+        )
+        access_history.record(redis_client, "acc-a", day, NOW - timedelta(days=back))
+    samples = scrape(redis_client, path)
+    labels = (("license_type", "professional"), ("site", "acc-a"), ("zone", ""))
+    assert samples[("qlik_sense_access_license_available", labels)] == 2.0
+    assert samples[("qlik_sense_access_license_total", labels)] == 20.0
+    tokens = (("license_type", "tokens_available"), ("site", "acc-a"), ("zone", ""))
+    assert samples[("qlik_sense_access_license_available_tokens", tokens)] == 40.0
+    assert samples[("qlik_sense_access_license_exhausts_in_days", labels)] == 1.0
+    # acc-b was never read: no number is made up for it.
+    assert not [key for key in samples if ("site", "acc-b") in key[1] and "access" in key[0]]

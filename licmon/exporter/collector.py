@@ -31,7 +31,7 @@ from licmon.checks import DEFAULT_KIND
 from licmon.config.model import MonitorConfig, Site
 from licmon.deadletters import DeadLetters
 from licmon.destinations import DESTINATIONS
-from licmon.state import metrics
+from licmon.state import access_history, metrics
 from licmon.state.fleet import FleetState, SiteState
 from licmon.state.lease import Lease
 from licmon.state.queues import fetch_queue, lengths
@@ -93,6 +93,9 @@ def period_seconds(frequency: str, now: datetime) -> float | None:
     return None if first is None or second is None else (second - first).total_seconds()
 
 
+ACCESS_KIND = "access_license"
+
+
 def _gauge(name: str, documentation: str, labels: tuple[str, ...] = SITE_LABELS) -> Any:
     return GaugeMetricFamily(name, documentation, labels=list(labels))
 
@@ -133,6 +136,44 @@ class FleetCollector(Collector):
         yield from self._license_families(sites, states, today, zones)
         yield from self._check_families(sites, states, now, zones)
         yield from self._delivery_families(zones)
+        yield from self._access_families(sites, zones)
+
+    def _access_families(self, sites: list[Site], zones: dict[str, str]) -> Iterator[Metric]:
+        """Each access type's numbers of the last successful access check, Butler's field
+        names (`qlik_sense_access_license_available{license_type="professional"}`), and
+        the forecast of when `available` reaches zero."""
+        checked = [site for site in sites if site.schedule(ACCESS_KIND) is not None]
+        if not checked:
+            return
+        states = FleetState(self._redis).read(ACCESS_KIND, [site.name for site in checked])
+        labels = (*SITE_LABELS, "license_type")
+        families: dict[str, Any] = {}
+        exhausts = _gauge(
+            "qlik_sense_access_license_exhausts_in_days",
+            "Days until `available` reaches zero at the trend of the daily readings",
+            labels,
+        )
+        for site in checked:
+            state = states[site.name]
+            status = None if state is None else state.success_status
+            if not status or status.get("error"):
+                continue
+            for license_type, values in sorted((status.get("licenses") or {}).items()):
+                for name, value in sorted(values.items()):
+                    if name not in families:
+                        families[name] = _gauge(
+                            f"qlik_sense_access_license_{name}",
+                            f"Butler's {name} of the access type, as last read",
+                            labels,
+                        )
+                    families[name].add_metric(
+                        [site.name, zones[site.name], license_type], float(value)
+                    )
+            for license_type, days in access_history.forecasts(self._redis, site.name).items():
+                if days is not None:
+                    exhausts.add_metric([site.name, zones[site.name], license_type], days)
+        yield from families.values()
+        yield exhausts
 
     def _license_families(
         self,
