@@ -18,9 +18,7 @@ from typing import Any
 
 import pytest
 import redis
-import requests
 
-from licmon.senders.line_protocol import encode_line
 from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
 from licmon.state.lease import Lease
 from tests.conftest import service_missing
@@ -63,6 +61,7 @@ SITES = [
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 TICK = NOW.isoformat().replace("+00:00", "Z")
 OLD_TICK = (NOW - dt.timedelta(days=3)).isoformat().replace("+00:00", "Z")
+EARLIER_TICK = (NOW - dt.timedelta(hours=1)).isoformat().replace("+00:00", "Z")
 FAILING_ALERTS = "/observe/alert-500"
 
 
@@ -124,6 +123,10 @@ def observed(
                 if site != "denied":
                     results[site] = sent.get(timeout=60)
                     settled(deployment, results[site])
+            # denied's QRS refuses it twice: two failed checks, each a point of the check
+            # measurement at its own tick.
+            wait_for(lambda: "gave up: site denied" in deployment.logs(), 60, "denied's check")
+            fetch("denied", f"denied@{EARLIER_TICK}", EARLIER_TICK)
             # A second check of "forever": its status webhook is held by its rateLimit.
             results["forever-2"] = fetch("forever", "forever@2", TICK).get(timeout=60)
             settled(deployment, results["forever-2"])
@@ -137,8 +140,16 @@ def observed(
                 queue="deliver.influxdb",
             )  # fmt: skip
             settled(deployment, {"deliveries": [{"taskId": again.id}]})
-            write_check_points(influx_server)
-            wait_for(lambda: "gave up: site denied" in deployment.logs(), 60, "denied's check")
+            wait_for(
+                lambda: deployment.logs().count("gave up: site denied") == 2,
+                60,
+                "denied's second check",
+            )
+            wait_for(
+                lambda: deployment.logs().count("check of denied (") == 2,
+                60,
+                "denied's failed checks delivered",
+            )
             # Prometheus has scraped every site's last check.
             wait_for(
                 lambda: (
@@ -181,33 +192,6 @@ def settled(deployment: Deployment, result: dict[str, Any]) -> None:
         )
 
     wait_for(ended, 60, "every delivery of the check to end")
-
-
-def write_check_points(influx: InfluxServer) -> None:
-    """licmon's check measurement, as the lead's check writer will write it: one point per
-    check, tags as the license point's. Written with the project's line-protocol encoder."""
-    tags = {"foo": "bar", "dc": "eu"}
-    points = [
-        ("denied", False, "auth_rejected", NOW - dt.timedelta(hours=2)),
-        ("denied", False, "auth_rejected", NOW - dt.timedelta(hours=1)),
-        ("alpha", True, "", NOW - dt.timedelta(hours=1)),
-    ]
-    lines = [
-        encode_line(
-            "qlik_sense_server_license_check",
-            tags | {"site": site},
-            {"ok": ok, "error_kind": kind, "duration_ms": 12.5},
-            at,
-        )
-        for site, ok, kind, at in points
-    ]
-    answer = requests.post(
-        f"{influx.url}/write",
-        params={"db": INFLUX_DB, "precision": "s"},
-        data="\n".join(lines).encode(),
-        timeout=5,
-    )
-    assert answer.status_code == 204, answer.text
 
 
 # --- InfluxDB ---------------------------------------------------------------------------
@@ -302,13 +286,20 @@ def test_every_prometheus_panel_query_returns_what_the_exporter_read(observed: O
     # Wait until Prometheus has scraped the counters' final values.
     expected = expected_deliveries(results)
 
+    got: dict[tuple[str, str], float] = {}
+
     def counted() -> bool:
         found = prometheus.query("sum by (destination, outcome) (licmon_deliveries_total)")
-        got = {(r["metric"]["destination"], r["metric"]["outcome"]): float(r["value"][1])
-               for r in found}  # fmt: skip
+        got.clear()
+        got.update({(r["metric"]["destination"], r["metric"]["outcome"]): float(r["value"][1])
+                    for r in found})  # fmt: skip
         return got == expected
 
-    wait_for(counted, 30, f"the delivery counters to reach {expected}", every=0.5)
+    try:
+        wait_for(counted, 30, "the delivery counters", every=0.5)
+    except AssertionError:
+        assert got == expected  # shows the difference
+        raise
     ran = Counter()
     for title, target in targets(board):
         assert target["datasource"]["uid"] == "licmon-prometheus"
@@ -324,7 +315,10 @@ def expected_deliveries(results: dict[str, dict[str, Any]]) -> dict[tuple[str, s
         for result in results.values()
         for delivery in result["deliveries"]
     )
-    alerts = planned[("webhook", "alert-1")]  # every alert webhook call answered 500
+    # Every alert webhook call is answered 500: three license alerts, and denied's "check
+    # failing" (its first check; the second is still failing: nothing new to say).
+    license_alerts = planned[("webhook", "alert-1")]
+    alerts = license_alerts + 1
     held = 1  # forever's second status webhook, within its rateLimit
     delivered = Counter()
     for (destination, _), count in planned.items():
@@ -334,14 +328,15 @@ def expected_deliveries(results: dict[str, dict[str, Any]]) -> dict[tuple[str, s
         for destination in ("influxdb", "mqtt", "webhook")
         for outcome in ("delivered", "skipped", "retried", "dead_lettered")
     }
-    table[("influxdb", "delivered")] = delivered["influxdb"]
+    # denied's two failed checks are recorded in InfluxDB's check measurement too.
+    table[("influxdb", "delivered")] = delivered["influxdb"] + 2
     table[("influxdb", "skipped")] = 1  # forever's, sent again after it was done
-    table[("mqtt", "delivered")] = delivered["mqtt"]
-    table[("webhook", "delivered")] = delivered["webhook"] - alerts - held
+    table[("mqtt", "delivered")] = delivered["mqtt"] + 1  # denied's "check failing"
+    table[("webhook", "delivered")] = delivered["webhook"] - license_alerts - held
     table[("webhook", "skipped")] = held
     table[("webhook", "retried")] = alerts  # one declared retry each (retries: 1)
     table[("webhook", "dead_lettered")] = alerts
-    assert alerts == 3  # alpha, week, lapsed
+    assert alerts == 4  # alpha, week, lapsed, and denied's "check failing"
     return table
 
 
@@ -388,8 +383,8 @@ def check_prometheus_panel(
             "license.fetch": 0, "deliver.influxdb": 0, "deliver.mqtt": 0, "deliver.webhook": 0,
         }  # fmt: skip
     elif title == "Dead letters":
-        # The three alert webhooks, and denied's check.
-        assert [float(r["value"][1]) for r in result] == [4]
+        # The four alert webhooks, and denied's two checks.
+        assert [float(r["value"][1]) for r in result] == [6]
     elif title == "Beat leader lease age":
         assert result == []  # no beat runs here: "NO LEADER"
     else:
