@@ -119,3 +119,20 @@ def test_templates_shape_the_texts_and_keep_butler_parameters(
         "errorKind": "timeout",
         "reason": "slow",
     }
+
+
+def test_the_digest_is_a_beat_entry_of_its_own_when_set(
+    tmp_path: Path,
+    certs: Path,  # noqa: F811
+) -> None:
+    from worker.beat import DIGEST_ENTRY, beat_schedule
+
+    plain = load_config(dump(tmp_path, butler_doc(certs)), env={})
+    assert DIGEST_ENTRY not in beat_schedule(plain)
+    document = with_alerts(certs, {"digest": "at 8:00 am"})
+    config = load_config(dump(tmp_path, document), env={})
+    entry = beat_schedule(config)[DIGEST_ENTRY]
+    assert (entry["task"], entry["schedule"].text) == ("alerts.digest", "at 8:00 am")
+    document = with_alerts(certs, {"digest": "at 25:00"})
+    (found,) = problems(tmp_path, document)
+    assert found.startswith("licmon.alerts.digest: ")

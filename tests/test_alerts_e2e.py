@@ -24,6 +24,7 @@ from licmon.simulator.server import Simulator
 from tests.http_receiver import HttpReceiver
 from tests.pipeline_support import (
     INFLUX_DB,
+    WEBHOOK_TOKEN,
     Deployment,
     MessageLog,
     deliveries_done,
@@ -73,7 +74,7 @@ def deployment(
             hook(receiver, "/life-alert/get", "GET"),
         ],
     )
-    body["licmon"]["alerts"] = {"thresholdsDays": LEVELS}
+    body["licmon"]["alerts"] = {"thresholdsDays": LEVELS, "digest": "at 8:00 am"}
     # Access licenses too, checked only when a test sends their check.
     body["Butler"]["qlikSenseLicense"]["licenseMonitor"] = {"enable": True}
     body["licmon"]["accessAlerts"] = {"professional": {"minAvailable": 5}}
@@ -157,7 +158,8 @@ def test_a_site_through_its_life_tells_each_target_each_thing_once(
 ) -> None:
     told = Told(receiver, topics)
     site = simulator.sites[SITE]
-    expected = 0
+    first = told.counts()  # what earlier tests of this module told (none, in file order)
+    expected = first[0]
 
     def step(days: int, alerts: int) -> None:
         nonlocal expected
@@ -193,7 +195,7 @@ def test_a_site_through_its_life_tells_each_target_each_thing_once(
     never(lambda: told.counts() != (expected,) * 3, 1.0, "an alert more than expected")
 
     expiry = {days: in_days(days).isoformat() for days in (60, 30, 7, 365, -1)}
-    mqtt = told.mqtt_alerts()
+    mqtt = told.mqtt_alerts()[first[0] :]
     assert mqtt[:5] == [
         f"Qlik Sense server license is about to expire in 60 days, on {expiry[60]}",
         f"Qlik Sense server license is about to expire in 30 days, on {expiry[30]}",
@@ -205,7 +207,7 @@ def test_a_site_through_its_life_tells_each_target_each_thing_once(
     assert "503" in mqtt[5]
     assert mqtt[6] == f"Qlik Sense server license check recovered for {SITE}"
 
-    posted = told.posted()
+    posted = told.posted()[first[1] :]
     assert [call["event"] for call in posted] == [
         "server license about to expire alert",
         "server license about to expire alert",
@@ -232,7 +234,7 @@ def test_a_site_through_its_life_tells_each_target_each_thing_once(
     assert (posted[5]["site"], posted[5]["errorKind"]) == (SITE, "server_unavailable")
     assert "token" not in posted[5]["reason"]
     assert posted[6] == {"event": "server license check recovered", "site": SITE}
-    got = told.got()
+    got = told.got()[first[2] :]
     assert [call["event"] for call in got] == [call["event"] for call in posted]
     assert got[5]["errorKind"] == "server_unavailable" and got[5]["site"] == SITE
 
@@ -334,3 +336,54 @@ def test_access_licenses_low_then_recovered_tell_each_target_once(
             "total": 20,
         },
     ]
+
+
+def test_the_digest_lists_the_sites_at_or_below_a_level_once_per_tick(
+    deployment: Deployment,
+    simulator: Simulator,
+    receiver: HttpReceiver,
+    topics: tuple[str, MessageLog],
+) -> None:
+    told = Told(receiver, topics)
+    site = simulator.sites[SITE]
+    site.fault = "none"
+    site.license = SimulatedLicense(valid_to=[in_days(12)], serial="5555666677778888")
+    check(deployment, "digest")
+    wait_for(lambda: told.mqtt_alerts()[-1:] != [], 15, "the check's alerts")
+    before = told.counts()
+    tick = now()
+    app = deployment.client()
+    result = app.send_task("alerts.digest", kwargs={"tick": tick}, queue="license.fetch").get(
+        timeout=30
+    )
+    assert result["sites"] == 1
+    assert sorted((d["destination"], d["target"]) for d in result["deliveries"]) == [
+        ("mqtt", "alert"),
+        ("webhook", "alert-1"),
+        ("webhook", "alert-2"),
+    ]
+    line = f"{SITE}: 12 days left, until {in_days(12).isoformat()}"
+    webhooks = (before[0], before[1] + 1, before[2] + 1)
+    wait_for(lambda: told.counts() == webhooks, 15, "the digest's webhooks")
+    # MQTT: the alert topic's subtopic `_digest` (no site can be named so).
+    (digest,) = topics[1].wait("_digest", 1)
+    assert digest.topic == f"{topics[0]}/qliksense_server_license_expire/_digest"
+    assert digest.payload == f"Qlik Sense licenses at or below a threshold: {line}"
+    assert told.posted()[-1] == {"event": "server license digest", "count": 1, "sites": line}
+    # GET: merged into the URL's own query string (which carries its token).
+    assert told.got()[-1] == {
+        "event": "server license digest",
+        "count": "1",
+        "sites": line,
+        "token": WEBHOOK_TOKEN,
+    }
+    # The same tick again (a second beat): refused by its claim.
+    assert (
+        app.send_task("alerts.digest", kwargs={"tick": tick}, queue="license.fetch").get(timeout=30)
+        is None
+    )
+    never(
+        lambda: told.counts() != webhooks or len(topics[1].for_site("_digest")) != 1,
+        1.0,
+        "a second digest",
+    )

@@ -23,7 +23,7 @@ from licmon.resources import close_process_resources
 from worker import embedded_beat, runtime, zones
 from worker.recovery import ReapLostChildren, ReturnHeldMessages
 
-TASK_MODULES = ("tasks.fetch", "tasks.deliver")
+TASK_MODULES = ("tasks.fetch", "tasks.deliver", "tasks.digest")
 
 app = Celery("licmon")
 

@@ -30,7 +30,10 @@ from worker import runtime
 from worker.leader import Leader
 from worker.persistence import check_broker_persistence
 from worker.schedules import LaterJsSchedule
-from worker.settings import FETCH_TASK
+from worker.settings import DIGEST_TASK, FETCH_TASK
+
+# The digest's beat entry (licmon.alerts.digest).
+DIGEST_ENTRY = "alerts digest"
 
 log = logging.getLogger("licmon.beat")
 
@@ -92,8 +95,9 @@ class PeriodMarks:
 
 
 def beat_schedule(config: MonitorConfig) -> dict[str, dict[str, Any]]:
-    """One entry per check kind and site that kind checks (`CheckKind.frequency`)."""
-    return {
+    """One entry per check kind and site that kind checks (`CheckKind.frequency`), and the
+    digest's when `licmon.alerts.digest` is set."""
+    entries = {
         kind.entry_name(site.name): {
             "task": FETCH_TASK,
             "schedule": LaterJsSchedule(frequency),
@@ -104,6 +108,12 @@ def beat_schedule(config: MonitorConfig) -> dict[str, dict[str, Any]]:
         for site in config.sites
         if (frequency := kind.frequency(site)) is not None
     }
+    if config.alerts.digest is not None and config.sites:
+        entries[DIGEST_ENTRY] = {
+            "task": DIGEST_TASK,
+            "schedule": LaterJsSchedule(config.alerts.digest),
+        }
+    return entries
 
 
 def due_tick(schedule: LaterJsSchedule, last_run_at: datetime, now: datetime) -> datetime:
@@ -147,6 +157,11 @@ class LicenseScheduler(PersistentScheduler):
             return self.leader.send(
                 site, check_id(site, tick), instant_text(tick), kind, entry, producer
             )
+        if entry.task == DIGEST_TASK and isinstance(entry.schedule, LaterJsSchedule):
+            # The tick names the digest: a second beat's send of the same tick is refused
+            # by its claim.
+            tick = due_tick(entry.schedule, entry.last_run_at, datetime.now(UTC))
+            entry.kwargs = {"tick": instant_text(tick)}
         return super().apply_async(entry, producer, advance, **kwargs)
 
     def close(self) -> None:

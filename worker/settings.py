@@ -20,6 +20,11 @@ from licmon.config.model import MonitorConfig, RetryPolicy
 from licmon.destinations import DESTINATIONS
 from licmon.state.queues import FETCH_QUEUE, FETCH_TASK, fetch_queue
 
+# The digest (tasks/digest.py): the fan-out runs beside the checks, each of its deliveries
+# on its destination's queue.
+DIGEST_TASK = "alerts.digest"
+DIGEST_DELIVERY_TASK = "alerts.digest_to"
+
 
 def delivery_task(destination: str) -> str:
     return f"deliver.{destination}"
@@ -84,7 +89,7 @@ def queues() -> tuple[Queue, ...]:
 
 
 def routes() -> dict[str, dict[str, str]]:
-    table = {FETCH_TASK: {"queue": FETCH_QUEUE}}
+    table = {FETCH_TASK: {"queue": FETCH_QUEUE}, DIGEST_TASK: {"queue": FETCH_QUEUE}}
     for destination in DESTINATIONS:
         table[delivery_task(destination.name)] = {"queue": delivery_queue(destination.name)}
     return table

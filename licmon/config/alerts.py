@@ -62,8 +62,6 @@ def build_alerts(section: Any, build: Build) -> AlertSettings:
                 build.problem(f"licmon.alerts.templates.{name}.{part}", problem, value)
             parts[part] = value
         chosen[name] = MessageTemplate(**parts)
-    if section.digest is not None:
-        build.warn("licmon.alerts.digest is not built yet: no digest is sent")
     return AlertSettings(
         levels=tuple(sorted(set(section.thresholdsDays or ()), reverse=True)),
         repeat_expired_seconds=section.repeatExpiredHours * 3600.0,
