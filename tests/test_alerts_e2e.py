@@ -95,6 +95,14 @@ def deployment(
         deployment.stop_all()
 
 
+@pytest.fixture
+def site(simulator: Simulator) -> Any:
+    """The module's one site, answering again (a test before may have left a fault)."""
+    life = simulator.sites[SITE]
+    life.fault = "none"
+    return life
+
+
 class Told:
     """What each alert target was told, in order."""
 
@@ -114,6 +122,11 @@ class Told:
 
     def counts(self) -> tuple[int, int, int]:
         return len(self.mqtt_alerts()), len(self.posted()), len(self.got())
+
+
+@pytest.fixture
+def told(receiver: HttpReceiver, topics: tuple[str, MessageLog]) -> Told:
+    return Told(receiver, topics)
 
 
 _TICKS = itertools.count()
@@ -150,14 +163,8 @@ def failed_check(deployment: Deployment, influx: InfluxServer, step: int) -> Non
 
 
 def test_a_site_through_its_life_tells_each_target_each_thing_once(
-    deployment: Deployment,
-    simulator: Simulator,
-    receiver: HttpReceiver,
-    topics: tuple[str, MessageLog],
-    influx_server: InfluxServer,
+    deployment: Deployment, site: Any, told: Told, influx_server: InfluxServer
 ) -> None:
-    told = Told(receiver, topics)
-    site = simulator.sites[SITE]
     first = told.counts()  # what earlier tests of this module told (none, in file order)
     expected = first[0]
 
@@ -266,15 +273,9 @@ def test_a_site_through_its_life_tells_each_target_each_thing_once(
 
 
 def test_a_check_sent_twice_tells_nobody_twice(
-    deployment: Deployment,
-    simulator: Simulator,
-    receiver: HttpReceiver,
-    topics: tuple[str, MessageLog],
+    deployment: Deployment, site: Any, told: Told
 ) -> None:
-    told = Told(receiver, topics)
     before = told.counts()
-    site = simulator.sites[SITE]
-    site.fault = "none"
     site.license = SimulatedLicense(valid_to=[in_days(730)], serial="1111222233334444")
     check_id = f"{SITE}@twice-{uuid.uuid4().hex[:6]}"
     first = fetch(SITE, check_id, now()).get(timeout=30)
@@ -287,15 +288,9 @@ def test_a_check_sent_twice_tells_nobody_twice(
 
 
 def test_access_licenses_low_then_recovered_tell_each_target_once(
-    deployment: Deployment,
-    simulator: Simulator,
-    receiver: HttpReceiver,
-    topics: tuple[str, MessageLog],
+    deployment: Deployment, site: Any, told: Told
 ) -> None:
-    told = Told(receiver, topics)
     before = told.counts()
-    site = simulator.sites[SITE]
-    site.fault = "none"
 
     def access_check(allocated: int) -> None:
         site.access = SimulatedAccess(professional=Seats(total=20, allocated=allocated, used=1))
@@ -339,14 +334,8 @@ def test_access_licenses_low_then_recovered_tell_each_target_once(
 
 
 def test_the_digest_lists_the_sites_at_or_below_a_level_once_per_tick(
-    deployment: Deployment,
-    simulator: Simulator,
-    receiver: HttpReceiver,
-    topics: tuple[str, MessageLog],
+    deployment: Deployment, site: Any, told: Told, topics: tuple[str, MessageLog]
 ) -> None:
-    told = Told(receiver, topics)
-    site = simulator.sites[SITE]
-    site.fault = "none"
     site.license = SimulatedLicense(valid_to=[in_days(12)], serial="5555666677778888")
     check(deployment, "digest")
     wait_for(lambda: told.mqtt_alerts()[-1:] != [], 15, "the check's alerts")
