@@ -46,7 +46,7 @@ TYPOS = [
     ("licmon.mqtt", "passwrd", "unknown key; did you mean 'password'?"),
     ("licmon.mqtt.tls", "cafile", "unknown key; did you mean 'caFile'?"),
     ("licmon.apprise", "ulrs", "unknown key; did you mean 'urls'?"),
-    ("licmon", "bogus", "unknown key; known keys here: alerts, apprise, beat, broker,"),
+    ("licmon", "bogus", "unknown key; known keys here: accessAlerts, accessLicense, alerts, apprise,"),
 ]
 
 
