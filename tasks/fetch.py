@@ -1,12 +1,17 @@
 """`license.fetch`: read one site's license and fan the status out, one task per target.
 
-Four layers, each failing in its own way:
+Five layers, each failing in its own way:
 1. fetch, under tenacity's quick attempts: the QRS call only;
 2. judge: pure;
-3. publish the whole fan-out through one producer, outside the QRS retry: a broker error
+3. plan: every target of the check, and the alerts each alert target is due, decided once
+   against its history (tasks/alerting.py);
+4. publish the whole fan-out through one producer, outside the QRS retry: a broker error
    is retried as a broker error (kombu's publish retry, then the task's own retry carrying
-   the status), never by fetching again;
-4. complete the claim (`LicmonTask.__call__`).
+   the status and outcome), never by fetching again;
+5. complete the claim (`LicmonTask.__call__`).
+
+A check that gives up (`on_failure`) is planned and published too: InfluxDB records it, and
+the alert targets hear "check failing" when the policy says so.
 
 Before the claim, a message on the wrong queue is forwarded to its site's zone (tasks/gate.py);
 each check's outcome is kept for `licmon status` (licmon/state/fleet.py).
@@ -118,9 +123,9 @@ class FetchTask(LicmonTask):
                 check_id,
                 tick,
             )
-        except Exception as error:  # on_failure must end; the next check tries again
+        except Exception as problem:  # on_failure must end; the next check tries again
             log.warning(
-                "%s: the failed check of %s was not delivered: %s", check_id, site.name, error
+                "%s: the failed check of %s was not delivered: %s", check_id, site.name, problem
             )
             return
         log.info(
