@@ -65,7 +65,8 @@ def deliver(
         else CheckOutcome.from_json(outcome)
     )
     if alerts is None:
-        decided, _ = check.judge(where, config, judged)({}) if result.ok else ([], {})
+        # Nothing remembered, no history: the alerts of this status alone (Butler's).
+        decided = check.judge(where, config, judged, {})({})[0] if result.ok else []
     else:
         decided = [Message.from_json(each) for each in alerts]
     notices = []

@@ -244,6 +244,36 @@ def test_fan_out_reaches_every_target_once_and_the_check_completes(world: World)
     assert (len(calls("/status")), len(calls("/alert"))) == (1, 1)
 
 
+def test_a_delivery_queued_by_the_release_before_alerts_still_alerts(world: World) -> None:
+    """Messages in the queue during an upgrade carry no `outcome` nor `alerts`: their status
+    is judged alone, as Butler does (an alert at or below the threshold)."""
+    from tasks.deliver import DELIVERY_TASKS
+
+    check_id = f"alpha@{uuid.uuid4().hex[:8]}"
+    status = fetch(site="alpha", check_id=check_id, tick="2026-11-28T00:00:00Z").get(20)
+    status = {k: v for k, v in status.items() if k not in ("checkId", "deliveries")}
+    old_id = f"alpha@old-{uuid.uuid4().hex[:8]}"
+    for target in ("alert-1", "status-1"):
+        DELIVERY_TASKS["webhook"].apply_async(
+            kwargs={
+                "site": "alpha",
+                "target": target,
+                "status": status,
+                "check_id": old_id,
+                "tick": "2026-11-28T00:00:00Z",
+                "kind": "server_license",
+            }
+        )
+
+    def calls(path: str) -> list[Any]:
+        found = world.receiver.received(path)
+        return [r for r in found if r.headers["x-licmon-check-id"] == old_id]
+
+    wait_for(lambda: calls("/alert") and calls("/status"), 10, "the old messages delivered")
+    assert calls("/alert")[0].json()["event"] == "server license about to expire alert"
+    assert calls("/status")[0].json()["event"] == "server license status"
+
+
 def test_permanent_failure_is_dead_lettered_at_once_and_frees_its_claim(world: World) -> None:
     check_id = f"alpha@{uuid.uuid4().hex[:8]}"
     fetch(site="alpha", check_id=check_id, tick="2026-11-28T00:00:00Z").get(timeout=20)

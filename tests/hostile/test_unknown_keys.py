@@ -46,7 +46,11 @@ TYPOS = [
     ("licmon.mqtt", "passwrd", "unknown key; did you mean 'password'?"),
     ("licmon.mqtt.tls", "cafile", "unknown key; did you mean 'caFile'?"),
     ("licmon.apprise", "ulrs", "unknown key; did you mean 'urls'?"),
-    ("licmon", "bogus", "unknown key; known keys here: accessAlerts, accessLicense, alerts, apprise,"),
+    (
+        "licmon",
+        "bogus",
+        "unknown key; known keys here: accessAlerts, accessLicense, alerts, apprise,",
+    ),
 ]
 
 
