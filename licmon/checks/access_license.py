@@ -216,6 +216,9 @@ class AccessLicenseCheck:
         # come from licmon.core.access_alerts through the alert policy, not from one status.
         return []
 
+    def own_settings(self, document: Any) -> dict[str, Minimum]:
+        return minimums(document)
+
     def remember(self, client: Any, status: AccessStatus, at: datetime) -> Mapping[str, Any]:
         """Today's reading joins the site's history; the forecast is read from it."""
         access_history.record(client, status.site, status, at)
@@ -229,7 +232,7 @@ class AccessLicenseCheck:
         memory: Mapping[str, Any],
     ) -> Judge:
         return functools.partial(
-            access_alerts.judge, status, config.access_minimums, memory.get("forecasts") or {}
+            access_alerts.judge, status, minimums_of(config), memory.get("forecasts") or {}
         )
 
     def render(
@@ -252,3 +255,8 @@ class AccessLicenseCheck:
 
 
 ACCESS_LICENSE = AccessLicenseCheck()
+
+
+def minimums_of(config: MonitorConfig) -> Mapping[str, Minimum]:
+    """The minimums `licmon.accessAlerts` sets, as the configuration read them."""
+    return config.kind_settings.get(ACCESS_LICENSE.name) or {}

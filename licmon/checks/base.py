@@ -92,6 +92,11 @@ class CheckKind(Protocol):
         """The routine notices of a successful check (alerts are decided by `judge`)."""
         ...
 
+    def own_settings(self, document: Any) -> Any:
+        """What this kind reads of the validated document for itself (the access minimums),
+        kept in `MonitorConfig.kind_settings` under its name; None when nothing."""
+        ...
+
     def remember(self, client: redis.Redis, status: Any, at: datetime) -> Mapping[str, Any]:
         """Keep what this kind needs across checks of a successful one (the access kind's
         daily readings) and return what `judge` needs of it (their forecast)."""

@@ -95,6 +95,9 @@ class ServerLicenseCheck:
     def notices(self, status: LicenseStatus) -> list[Notice]:
         return [payloads.routine_notice(status)]
 
+    def own_settings(self, document: Any) -> None:
+        return None  # its threshold and levels are each site's (licmon/config/sites.py)
+
     def remember(self, client: Any, status: LicenseStatus, at: datetime) -> Mapping[str, Any]:
         return {}  # a license's alerts need nothing but its history
 

@@ -71,8 +71,10 @@ def read_forecasts(config: MonitorConfig, sites: list[Site]) -> dict[str, dict[s
 
 def entry(status: AccessStatus, config: MonitorConfig, days: dict[str, Any]) -> dict[str, Any]:
     """`site`, Butler's fields per enabled type, `low`, and the forecast of the counted ones."""
+    from licmon.checks.access_license import minimums_of
+
     document = licenses_document(status)
-    document["low"] = low_types(status, config.access_minimums)
+    document["low"] = low_types(status, minimums_of(config))
     document["exhaustsInDays"] = {
         name: days.get(name) for name in COUNTED_TYPES if name in status.licenses
     }

@@ -86,7 +86,6 @@ def load_config_text(
     # Each kind in use reads its own feature switches; the server license's always (its
     # settings are what `licmon check` and the tools use).
     from licmon.checks import CHECK_KINDS, SERVER_LICENSE
-    from licmon.checks.access_license import minimums
 
     # A kind no site uses delivers nothing, and its switches are not read (a Butler file
     # with a disabled monitor must load as before, whatever its destination says).
@@ -135,7 +134,7 @@ def load_config_text(
             kind: {name: value for name, value in each.items() if value is not None}
             for kind, each in per_kind.items()
         },
-        access_minimums=minimums(document),
+        kind_settings={kind.name: kind.own_settings(document) for kind in CHECK_KINDS},
     )
 
 

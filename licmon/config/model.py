@@ -15,7 +15,6 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from licmon.core.access_license import Minimum
 from licmon.core.dates import DateOrder
 from licmon.core.templates import DEFAULTS as DEFAULT_TEMPLATES
 from licmon.core.templates import MessageTemplate
@@ -135,8 +134,9 @@ class MonitorConfig:
     # Check kind -> destination name -> its settings, for the other kinds in use: each kind
     # has feature switches of its own (Butler's `licenseMonitor.destination.influxDb`).
     kind_destinations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    # `licmon.accessAlerts`: the access licenses' minimums, by license type.
-    access_minimums: Mapping[str, Minimum] = field(default_factory=dict)
+    # What each check kind reads of the document for itself (`CheckKind.own_settings`:
+    # the access licenses' minimums), by kind name; None where a kind reads nothing.
+    kind_settings: Mapping[str, Any] = field(default_factory=dict)
 
     def site(self, name: str) -> Site:
         for site in self.sites:
