@@ -136,3 +136,22 @@ def test_the_digest_is_a_beat_entry_of_its_own_when_set(
     document = with_alerts(certs, {"digest": "at 25:00"})
     (found,) = problems(tmp_path, document)
     assert found.startswith("licmon.alerts.digest: ")
+
+
+def test_access_alert_texts_come_from_their_templates(
+    tmp_path: Path,
+    certs: Path,  # noqa: F811
+) -> None:
+    from licmon.checks import ACCESS_LICENSE
+    from licmon.core.access_alerts import ACCESS_LOW
+
+    document = with_alerts(
+        certs, {"templates": {"accessLow": {"text": "$site: $licenseType $available/$total"}}}
+    )
+    config = load_config(dump(tmp_path, document), env={})
+    fields = {"site": "prod", "licenseType": "analyzer", "available": 2.0, "total": 50.0}
+    low = ACCESS_LICENSE.render(Message(ACCESS_LOW, fields), config.alerts.templates, "prod@1")
+    assert low.text == "prod: analyzer 2/50"
+    # The title left alone keeps its default; the webhook keeps its parameters.
+    assert low.title == "Qlik Sense access licenses: prod"
+    assert low.params == {"event": "access license low", **fields}

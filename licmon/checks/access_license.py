@@ -238,10 +238,8 @@ class AccessLicenseCheck:
     def render(
         self, message: Message, templates: Mapping[str, MessageTemplate], check_id: str
     ) -> Notice:
-        # Check failing/recovered in the words of every kind; low, recovered and exhausts
-        # soon in the texts the access alerts promise (no template of their own yet).
         common = failure_notice(self.label, message, templates, check_id)
-        return common if common is not None else access_alerts.notice(message)
+        return common if common is not None else access_alerts.notice(message, templates)
 
     def summary(self, status: AccessStatus) -> str:
         if status.error is not None:

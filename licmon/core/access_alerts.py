@@ -20,7 +20,9 @@ from typing import Any
 
 from licmon.core.access_license import COUNTED_TYPES, AccessStatus, Minimum, is_low
 from licmon.core.alerts import Message
+from licmon.core.failure_notices import rendered
 from licmon.core.notices import Notice
+from licmon.core.templates import DEFAULTS, MessageTemplate
 
 ACCESS_LOW = "access_low"
 ACCESS_RECOVERED = "access_recovered"
@@ -84,26 +86,22 @@ def _number(value: Any) -> str:
     return f"{value:g}" if isinstance(value, int | float) else str(value)
 
 
-def alert_text(message: Message) -> str:
+_TEMPLATES = {
+    ACCESS_LOW: "accessLow",
+    ACCESS_RECOVERED: "accessRecovered",
+    ACCESS_EXHAUSTS: "accessExhausts",
+}
+
+
+def alert_text(message: Message, chosen: Mapping[str, MessageTemplate] = DEFAULTS) -> str:
     """The MQTT alert sentence (and the chat text)."""
-    data = message.fields
-    site, license_type = data["site"], data["licenseType"]
-    counts = f"{_number(data['available'])} of {_number(data['total'])} available"
-    if message.what == ACCESS_LOW:
-        return f"Qlik Sense {license_type} access licenses low on {site}: {counts}"
-    if message.what == ACCESS_RECOVERED:
-        return f"Qlik Sense {license_type} access licenses recovered on {site}: {counts}"
-    return (
-        f"Qlik Sense {license_type} access licenses run out on {site} in about "
-        f"{_number(data['exhaustsInDays'])} days at the current trend: {counts}"
-    )
+    return notice(message, chosen).text
 
 
-def notice(message: Message) -> Notice:
-    """A message of this module as what destinations deliver."""
+def notice(message: Message, chosen: Mapping[str, MessageTemplate] = DEFAULTS) -> Notice:
+    """A message of this module as what destinations deliver, its texts from `chosen`."""
     event = EVENTS[message.what]
     data = message.fields
-    text = alert_text(message)
     params = {
         "event": event,
         "site": data["site"],
@@ -113,11 +111,7 @@ def notice(message: Message) -> Notice:
     }
     if message.what == ACCESS_EXHAUSTS:
         params["exhaustsInDays"] = data["exhaustsInDays"]
-    return Notice(
-        alert=True,
-        event=event,
-        text=text,
-        title=f"Qlik Sense access licenses: {data['site']}",
-        body=text,
-        params=params,
-    )
+    # Numbers as people write them: 2, not 2.0.
+    values = {name: None if value is None else _number(value) for name, value in data.items()}
+    values["license"] = "access license"
+    return rendered(chosen[_TEMPLATES[message.what]], values, event, params)

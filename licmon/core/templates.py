@@ -27,6 +27,10 @@ FIELDS: Mapping[str, str] = {
     "errorKind": "why the check failed, a short code (e.g. connection_refused)",
     "reason": "why the check failed, one line",
     "sites": "the digest's lines, one per site",
+    "licenseType": "access licenses: professional, analyzer or tokens_available",
+    "available": "access licenses: seats or tokens available",
+    "total": "access licenses: seats or tokens in all",
+    "exhaustsInDays": "access licenses: the forecast's days until none is left",
 }
 
 
@@ -44,6 +48,14 @@ _RENEWED = "Qlik Sense ${license} renewed, now valid until ${expiryDate} (${days
 _PERPETUAL = "Qlik Sense ${license} renewed, now with no end date"
 _FAILING = "Qlik Sense ${license} check failing for ${site}: ${reason}"
 _RECOVERED = "Qlik Sense ${license} check recovered for ${site}"
+_COUNTS = "${available} of ${total} available"
+_LOW = "Qlik Sense ${licenseType} access licenses low on ${site}: " + _COUNTS
+_BACK = "Qlik Sense ${licenseType} access licenses recovered on ${site}: " + _COUNTS
+_SOON = (
+    "Qlik Sense ${licenseType} access licenses run out on ${site} in about ${exhaustsInDays}"
+    " days at the current trend: " + _COUNTS
+)
+_ACCESS_TITLE = "Qlik Sense access licenses: ${site}"
 
 # Butler's texts where Butler has one; the names are the keys under licmon.alerts.templates.
 DEFAULTS: Mapping[str, MessageTemplate] = {
@@ -70,6 +82,9 @@ DEFAULTS: Mapping[str, MessageTemplate] = {
     "checkRecovered": MessageTemplate(
         _RECOVERED, "Qlik Sense ${license} check recovered: ${site}", _RECOVERED
     ),
+    "accessLow": MessageTemplate(_LOW, _ACCESS_TITLE, _LOW),
+    "accessRecovered": MessageTemplate(_BACK, _ACCESS_TITLE, _BACK),
+    "accessExhausts": MessageTemplate(_SOON, _ACCESS_TITLE, _SOON),
     "digest": MessageTemplate(
         "Qlik Sense licenses at or below a threshold: ${sites}",
         "Qlik Sense license digest",
