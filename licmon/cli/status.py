@@ -45,6 +45,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_config_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--site", metavar="S", help="this site only")
+    parser.add_argument(
+        "--access",
+        action="store_true",
+        help="the access licenses instead: exit 1 a type is low, 3 a site never read, "
+        "stale or failing, 0 otherwise",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -198,6 +204,10 @@ def run(args: argparse.Namespace) -> int:
         scheme = url.split(":", 1)[0]
         print(f"licmon status: the broker is {scheme}://, not Redis: no state", file=sys.stderr)
         return EXIT_UNKNOWN
+    if args.access:
+        from licmon.cli.access_status import run_access_status
+
+        return run_access_status(args, config, sites)
     now = datetime.now(UTC)
     client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
     try:
