@@ -105,6 +105,10 @@ class LicmonTask(Task):
             signature = self.__dict__["_licmon_signature"] = inspect.signature(self.run)
         return signature
 
+    def delivers_to(self) -> str | None:
+        """The destination this run delivers to, for the exporter's counts; None: a check."""
+        return None
+
     def before_claim(self, arguments: dict[str, Any]) -> dict[str, Any] | Done:
         """The arguments to run with (a subclass may change them), or `Done`: this message
         is handled without a run and without a claim."""

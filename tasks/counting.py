@@ -32,16 +32,16 @@ def delivery_outcome(result: Any) -> str:
 
 
 def count_delivery(task: Any, outcome: str, result: Any = None) -> None:
-    """Count a delivery task's outcome; the fetch task (no `destination`) is not one."""
-    destination = getattr(task, "destination", None)
+    """Count a delivery task's outcome; a task that delivers nowhere (a check) is not one."""
+    destination = task.delivers_to()
     if destination is None:
         return
     try:
         if outcome == metrics.DELIVERED:
             outcome = delivery_outcome(result)
-        metrics.count_delivery(runtime.resources().redis, destination.name, outcome)
+        metrics.count_delivery(runtime.resources().redis, destination, outcome)
     except Exception as exc:  # counting never fails a task
-        log.debug("delivery of %s not counted: %s", destination.name, exc)
+        log.debug("delivery of %s not counted: %s", destination, exc)
 
 
 def count_check_failure(arguments: dict[str, Any], exc: BaseException) -> None:

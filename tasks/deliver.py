@@ -24,6 +24,9 @@ class DeliveryTask(LicmonTask):
     ignore_result = True
     destination: Destination
 
+    def delivers_to(self) -> str | None:
+        return self.destination.name
+
     def claim_name(self, arguments: dict[str, Any]) -> str:
         return (
             f"delivery:{arguments['check_id']}:{arguments['kind']}:"

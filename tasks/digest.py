@@ -52,6 +52,9 @@ class DigestDeliveryTask(LicmonTask):
     abstract = True
     ignore_result = True
 
+    def delivers_to(self) -> str | None:
+        return str((self.request.kwargs or {}).get("destination") or "") or None
+
     def claim_name(self, arguments: dict[str, Any]) -> str:
         return f"digest:{arguments['tick']}:{arguments['destination']}:{arguments['target']}"
 

@@ -21,6 +21,7 @@ import redis
 from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
 from licmon.simulator.access import Seats, SimulatedAccess
 from licmon.simulator.server import Simulator
+from licmon.state import metrics
 from tests.http_receiver import HttpReceiver
 from tests.pipeline_support import (
     INFLUX_DB,
@@ -334,12 +335,17 @@ def test_access_licenses_low_then_recovered_tell_each_target_once(
 
 
 def test_the_digest_lists_the_sites_at_or_below_a_level_once_per_tick(
-    deployment: Deployment, site: Any, told: Told, topics: tuple[str, MessageLog]
+    deployment: Deployment,
+    site: Any,
+    told: Told,
+    topics: tuple[str, MessageLog],
+    broker: redis.Redis,
 ) -> None:
     site.license = SimulatedLicense(valid_to=[in_days(12)], serial="5555666677778888")
     check(deployment, "digest")
     wait_for(lambda: told.mqtt_alerts()[-1:] != [], 15, "the check's alerts")
     before = told.counts()
+    counted = metrics.deliveries(broker)
     tick = now()
     app = deployment.client()
     result = app.send_task("alerts.digest", kwargs={"tick": tick}, queue="license.fetch").get(
@@ -376,3 +382,7 @@ def test_the_digest_lists_the_sites_at_or_below_a_level_once_per_tick(
         1.0,
         "a second digest",
     )
+    # The exporter counts them as deliveries of their destinations.
+    after = metrics.deliveries(broker)
+    assert after.get(("mqtt", "delivered"), 0) - counted.get(("mqtt", "delivered"), 0) == 1
+    assert after.get(("webhook", "delivered"), 0) - counted.get(("webhook", "delivered"), 0) == 2
