@@ -34,7 +34,7 @@ def site_view(
     now: datetime,
 ) -> dict[str, Any]:
     from licmon.checks import ACCESS_LICENSE
-    from licmon.cli.status import _iso, stale_at
+    from licmon.cli.status import iso_text, stale_at
     from licmon.core.access_license import AccessStatus
 
     frequency = ACCESS_LICENSE.frequency(site) or ""
@@ -47,8 +47,8 @@ def site_view(
     failing = state.consecutive_failures > 0 or state.last_success is None
     view |= {
         "state": "stale" if stale else "failing" if failing else "ok",
-        "lastChecked": _iso(state.last_checked),
-        "lastSuccess": _iso(state.last_success),
+        "lastChecked": iso_text(state.last_checked),
+        "lastSuccess": iso_text(state.last_success),
         "consecutiveFailures": state.consecutive_failures,
         "lastError": None
         if state.error_kind is None
@@ -76,7 +76,7 @@ def fleet_view(
 
 
 def render(views: list[dict[str, Any]], now: datetime) -> str:
-    from licmon.cli.status import _age
+    from licmon.cli.status import age_text
 
     numbers = [view for view in views if "low" in view]
     lines = [render_table(numbers)] if numbers else []
@@ -86,7 +86,7 @@ def render(views: list[dict[str, Any]], now: datetime) -> str:
             view["site"],
             view["zone"] or "-",
             view["state"].upper(),
-            _age(view.get("lastChecked"), now),
+            age_text(view.get("lastChecked"), now),
             str(view.get("consecutiveFailures", 0)),
             "-"
             if not view.get("lastError")

@@ -74,7 +74,7 @@ def stale_at(frequency: str, last_success: datetime) -> datetime | None:
     return second + min(second - first, STALE_GRACE)
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso_text(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
@@ -102,8 +102,8 @@ def site_view(site: Site, state: SiteState | None, waiting: bool, now: datetime)
         "status": level,
         "daysUntilExpiry": status.get("daysUntilExpiry"),
         "expiryDate": status.get("expiryDate"),
-        "lastChecked": _iso(state.last_checked if state else None),
-        "lastSuccess": _iso(state.last_success if state else None),
+        "lastChecked": iso_text(state.last_checked if state else None),
+        "lastSuccess": iso_text(state.last_success if state else None),
         "consecutiveFailures": state.consecutive_failures if state else 0,
         "lastError": error,
         "waiting": waiting,
@@ -135,7 +135,7 @@ def fleet_view(
     }
 
 
-def _age(moment: str | None, now: datetime) -> str:
+def age_text(moment: str | None, now: datetime) -> str:
     if moment is None:
         return "-"
     seconds = max(
@@ -158,7 +158,7 @@ def render_table(view: dict[str, Any], now: datetime) -> str:
             site["status"].upper(),
             "-" if site["daysUntilExpiry"] is None else str(site["daysUntilExpiry"]),
             site["expiryDate"] or "-",
-            _age(site["lastChecked"], now),
+            age_text(site["lastChecked"], now),
             str(site["consecutiveFailures"]),
             "yes" if site["waiting"] else "no",
             "-"
