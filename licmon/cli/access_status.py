@@ -107,8 +107,6 @@ def exit_code(views: list[dict[str, Any]]) -> int:
 
 
 def run_access_status(args: argparse.Namespace, config: MonitorConfig, sites: list[Site]) -> int:
-    import redis
-
     from licmon.checks import ACCESS_LICENSE
 
     sites = [site for site in sites if ACCESS_LICENSE.frequency(site) is not None]
@@ -119,16 +117,11 @@ def run_access_status(args: argparse.Namespace, config: MonitorConfig, sites: li
             file=sys.stderr,
         )
         return EXIT_UNKNOWN
+    from licmon.cli.status import read_state
+
     now = datetime.now(UTC)
-    url = config.broker.url.get_secret_value()
-    client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
-    try:
-        views = fleet_view(client, config, sites, now)
-    except redis.RedisError as exc:
-        # The message names host and port, never the URL's password.
-        print(f"licmon status: cannot read Redis: {exc}", file=sys.stderr)
+    views = read_state(config, lambda client: fleet_view(client, config, sites, now))
+    if views is None:
         return EXIT_UNKNOWN
-    finally:
-        client.close()
     print(json.dumps(views, indent=2) if args.json else render(views, now))
     return exit_code(views)

@@ -17,8 +17,9 @@ import argparse
 import functools
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from licmon.cli.check import EXIT_UNKNOWN, exit_code_of
 from licmon.cli.common import add_config_option, aligned, load_or_report
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from licmon.laterjs import LaterSchedule
     from licmon.state.fleet import SiteState
 
+T = TypeVar("T")
 # The second check after the last success gets this long (or one period, if shorter) to
 # finish before the site counts as stale: a QRS call and its quick retries fit in it.
 STALE_GRACE = timedelta(minutes=1)
@@ -179,9 +181,23 @@ def render_table(view: dict[str, Any], now: datetime) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
+def read_state(config: MonitorConfig, read: Callable[[redis.Redis], T]) -> T | None:
+    """What `read` finds in the broker's Redis; None, said on stderr, when it cannot."""
     import redis
 
+    url = config.broker.url.get_secret_value()
+    client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+    try:
+        return read(client)
+    except redis.RedisError as exc:
+        # The message names host and port, never the URL's password.
+        print(f"licmon status: cannot read Redis: {exc}", file=sys.stderr)
+        return None
+    finally:
+        client.close()
+
+
+def run(args: argparse.Namespace) -> int:
     config = load_or_report(args)
     if config is None:
         print("licmon status: nothing read (exit 3: configuration error)", file=sys.stderr)
@@ -209,15 +225,9 @@ def run(args: argparse.Namespace) -> int:
 
         return run_access_status(args, config, sites)
     now = datetime.now(UTC)
-    client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
-    try:
-        view = fleet_view(client, config, sites, now)
-    except redis.RedisError as exc:
-        # The message names host and port, never the URL's password.
-        print(f"licmon status: cannot read Redis: {exc}", file=sys.stderr)
+    view = read_state(config, lambda client: fleet_view(client, config, sites, now))
+    if view is None:
         return EXIT_UNKNOWN
-    finally:
-        client.close()
     if args.json:
         print(json.dumps(view, indent=2))
     else:
