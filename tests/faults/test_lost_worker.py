@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
 from tests.faults.support import (
@@ -61,6 +62,15 @@ class Setup:
         gc.collect()
         return result
 
+    def claims_done(self, targets: list[str]) -> bool:
+        """Whether these webhook deliveries of the check have completed their claims."""
+        client = redis.Redis.from_url(self.server.url(0))
+        try:
+            keys = [f"licmon:claim:delivery:{CHECK}:server_license:webhook:{t}" for t in targets]
+            return all(value == b"done" for value in client.mget(keys))
+        finally:
+            client.close()
+
     def victim_calls(self) -> list[Any]:
         return self.receiver.received("/victim")
 
@@ -99,6 +109,9 @@ def test_a_whole_worker_killed_mid_delivery_is_redone_within_the_visibility_time
                 lambda: (
                     setup.victim_calls()
                     and {(CHECK, "fast-1"), (CHECK, "fast-2")} <= set(webhook_receipts(receiver))
+                    # Done means claimed done too: a delivery killed between its receipt and
+                    # its claim's completion is redone, and would arrive twice as well.
+                    and setup.claims_done(["status-1", "status-2"])
                 ),
                 20,
                 "two deliveries done and the third in flight",
