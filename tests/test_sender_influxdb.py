@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from licmon.senders.errors import PermanentDeliveryError, TransientDeliveryError
-from licmon.senders.influxdb import InfluxSettings, build_line, make_influx_writer
+from licmon.senders.influxdb import InfluxSettings, build_line, make_influx_writer, write_point
 from tests.http_receiver import HttpReceiver, run_receiver
 from tests.influx_v2_bridge import V2Bridge, run_bridge
 from tests.services import InfluxServer, free_port
@@ -91,7 +91,7 @@ def test_v1_creates_database_and_policy_and_writes_typed_fields(influx: InfluxSe
     at = tick()
     writer = make_influx_writer(settings)
     try:
-        writer.write(MEASUREMENT, {"foo": "bar", "site": "prod"}, fields(30.0), at)
+        write_point(writer, MEASUREMENT, {"foo": "bar", "site": "prod"}, fields(30.0), at)
     finally:
         writer.close()
 
@@ -122,10 +122,10 @@ def test_v1_redelivery_overwrites_the_same_point(influx: InfluxServer) -> None:
     writer = make_influx_writer(v1(influx, database="licmon_redeliver"))
     at, earlier = tick(), tick(3600)  # once: a second may pass before the rows are read
     try:
-        writer.write(MEASUREMENT, {"site": "a"}, fields(30.0), at)
-        writer.write(MEASUREMENT, {"site": "a"}, fields(30.0), at)  # a redelivered task
-        writer.write(MEASUREMENT, {"site": "a"}, fields(29.5), at)
-        writer.write(MEASUREMENT, {"site": "a"}, fields(29.0), earlier)  # an earlier tick
+        write_point(writer, MEASUREMENT, {"site": "a"}, fields(30.0), at)
+        write_point(writer, MEASUREMENT, {"site": "a"}, fields(30.0), at)  # a redelivered task
+        write_point(writer, MEASUREMENT, {"site": "a"}, fields(29.5), at)
+        write_point(writer, MEASUREMENT, {"site": "a"}, fields(29.0), earlier)  # an earlier tick
     finally:
         writer.close()
     found = rows(influx, "licmon_redeliver")
@@ -138,8 +138,8 @@ def test_v1_redelivery_overwrites_the_same_point(influx: InfluxServer) -> None:
 def test_v1_perpetual_license_none_is_left_out(influx: InfluxServer) -> None:
     writer = make_influx_writer(v1(influx))
     try:
-        writer.write(MEASUREMENT, {}, fields(None), tick())
-        writer.write(MEASUREMENT, {}, fields(12.0), tick(60))
+        write_point(writer, MEASUREMENT, {}, fields(None), tick())
+        write_point(writer, MEASUREMENT, {}, fields(12.0), tick(60))
     finally:
         writer.close()
     found = rows(influx, "butler")
@@ -152,7 +152,7 @@ def test_v1_escapes_awkward_names_and_values(influx: InfluxServer) -> None:
     tags = {"site name": "Prod, EU=1", "env": 'a"b\\c'}
     values = {"expiry_date": 'say "hi", ok\\', "license_expired": True}
     try:
-        writer.write("qlik sense,license", tags, values, tick())
+        write_point(writer, "qlik sense,license", tags, values, tick())
     finally:
         writer.close()
     result = influx.query('SELECT * FROM "qlik sense,license"', db="lic-mon db.x")
@@ -167,7 +167,7 @@ def test_v1_escapes_awkward_names_and_values(influx: InfluxServer) -> None:
 def test_v1_nothing_to_write_is_permanent(influx: InfluxServer) -> None:
     writer = make_influx_writer(v1(influx))
     with pytest.raises(PermanentDeliveryError, match="no field has a value"):
-        writer.write(MEASUREMENT, {"a": "b"}, {"days_until_expiry": None}, tick())
+        write_point(writer, MEASUREMENT, {"a": "b"}, {"days_until_expiry": None}, tick())
     writer.close()
 
 
@@ -175,7 +175,7 @@ def test_v1_existing_identical_policy_is_fine(influx: InfluxServer) -> None:
     influx.query('CREATE DATABASE "butler"')
     influx.query('CREATE RETENTION POLICY "10d" ON "butler" DURATION 10d REPLICATION 1 DEFAULT')
     writer = make_influx_writer(v1(influx, retention_policy="10d", retention_duration="10d"))
-    writer.write(MEASUREMENT, {}, fields(), tick())
+    write_point(writer, MEASUREMENT, {}, fields(), tick())
     writer.close()
     assert len(rows(influx, "butler", "10d")) == 1
 
@@ -187,7 +187,7 @@ def test_v1_existing_policy_with_other_settings_is_written_into_as_it_is(
     influx.query('CREATE RETENTION POLICY "10d" ON "butler" DURATION 30d REPLICATION 1')
     writer = make_influx_writer(v1(influx, retention_policy="10d", retention_duration="10d"))
     with caplog.at_level(logging.INFO, logger="licmon.senders.influxdb"):
-        writer.write(MEASUREMENT, {}, fields(), tick())
+        write_point(writer, MEASUREMENT, {}, fields(), tick())
     writer.close()
     # The database and policy exist: the write goes straight in, nothing is (re)created.
     assert caplog.text == ""
@@ -204,11 +204,11 @@ def test_v1_database_is_created_once_per_deployment_not_per_process(
     first, second = make_influx_writer(settings), make_influx_writer(settings)
     try:
         with caplog.at_level(logging.INFO, logger="licmon.senders.influxdb"):
-            first.write(MEASUREMENT, {}, fields(), tick())
+            write_point(first, MEASUREMENT, {}, fields(), tick())
         assert "database not found" in caplog.text and "creating it" in caplog.text
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="licmon.senders.influxdb"):
-            second.write(MEASUREMENT, {}, fields(), tick(60))
+            write_point(second, MEASUREMENT, {}, fields(), tick(60))
         assert caplog.text == ""  # the second process's first write creates nothing
     finally:
         first.close()
@@ -220,13 +220,13 @@ def test_v1_dropped_database_is_recreated(influx: InfluxServer) -> None:
     settings = v1(influx, database="licmon_drop", retention_policy="7d", retention_duration="7d")
     writer = make_influx_writer(settings)
     try:
-        writer.write(MEASUREMENT, {}, fields(30.0), tick(10))
+        write_point(writer, MEASUREMENT, {}, fields(30.0), tick(10))
         influx.query('DROP DATABASE "licmon_drop"')
-        writer.write(MEASUREMENT, {}, fields(29.0), tick())
+        write_point(writer, MEASUREMENT, {}, fields(29.0), tick())
         assert [r["days_until_expiry"] for r in rows(influx, "licmon_drop", "7d")] == [29]
         # Dropping the policy drops its points too; the managed policy comes back.
         influx.query('DROP RETENTION POLICY "7d" ON "licmon_drop"')
-        writer.write(MEASUREMENT, {}, fields(28.0), tick(5))
+        write_point(writer, MEASUREMENT, {}, fields(28.0), tick(5))
     finally:
         writer.close()
     assert [r["days_until_expiry"] for r in rows(influx, "licmon_drop", "7d")] == [28]
@@ -234,9 +234,9 @@ def test_v1_dropped_database_is_recreated(influx: InfluxServer) -> None:
 
 def test_v1_field_type_conflict_is_permanent_with_influx_text(influx: InfluxServer) -> None:
     writer = make_influx_writer(v1(influx))
-    writer.write(MEASUREMENT, {}, fields(30.0), tick(10))
+    write_point(writer, MEASUREMENT, {}, fields(30.0), tick(10))
     with pytest.raises(PermanentDeliveryError) as info:
-        writer.write(MEASUREMENT, {}, {"days_until_expiry": 30}, tick())  # an int: "30i"
+        write_point(writer, MEASUREMENT, {}, {"days_until_expiry": 30}, tick())  # an int: "30i"
     writer.close()
     assert info.value.destination == "influxdb"
     assert "HTTP 400" in str(info.value)
@@ -246,15 +246,15 @@ def test_v1_field_type_conflict_is_permanent_with_influx_text(influx: InfluxServ
 def test_v1_outage_is_transient_and_the_writer_recovers(influx: InfluxServer) -> None:
     writer = make_influx_writer(v1(influx, timeout=2.0))
     try:
-        writer.write(MEASUREMENT, {}, fields(30.0), tick(20))
+        write_point(writer, MEASUREMENT, {}, fields(30.0), tick(20))
         influx.stop()
         try:
             with pytest.raises(TransientDeliveryError) as info:
-                writer.write(MEASUREMENT, {}, fields(29.0), tick(10))
+                write_point(writer, MEASUREMENT, {}, fields(29.0), tick(10))
             assert "connection refused" in str(info.value)
         finally:
             influx.start()
-        writer.write(MEASUREMENT, {}, fields(28.0), tick())
+        write_point(writer, MEASUREMENT, {}, fields(28.0), tick())
     finally:
         writer.close()
     assert [r["days_until_expiry"] for r in rows(influx, "butler")] == [30, 28]
@@ -264,7 +264,7 @@ def test_v1_outage_before_the_first_write_is_transient() -> None:
     settings = influx_settings(version=1, url=f"http://127.0.0.1:{free_port()}", timeout=1.0)
     writer = make_influx_writer(settings)
     with pytest.raises(TransientDeliveryError, match="connection refused"):
-        writer.write(MEASUREMENT, {}, fields(), tick())
+        write_point(writer, MEASUREMENT, {}, fields(), tick())
     writer.close()
 
 
@@ -280,7 +280,7 @@ def test_v1_bad_credentials_are_permanent_and_secret(receiver: HttpReceiver) -> 
     )
     writer = make_influx_writer(settings)
     with pytest.raises(PermanentDeliveryError) as info:
-        writer.write(MEASUREMENT, {}, fields(), tick())
+        write_point(writer, MEASUREMENT, {}, fields(), tick())
     writer.close()
     assert "HTTP 401" in str(info.value)
     assert "pa55word" not in str(info.value) and "pa55word" not in repr(info.value)
@@ -294,7 +294,7 @@ def test_v1_write_status_classification(
     receiver.on("/write", status=status)
     writer = make_influx_writer(influx_settings(version=1, url=receiver.url("")))
     with pytest.raises(TransientDeliveryError if transient else PermanentDeliveryError):
-        writer.write(MEASUREMENT, {}, fields(), tick())
+        write_point(writer, MEASUREMENT, {}, fields(), tick())
     writer.close()
     (write,) = receiver.received("/write")
     assert dict(write.params) == {"db": "butler", "precision": "s"}
@@ -304,7 +304,7 @@ def test_v1_hanging_server_times_out_as_transient(receiver: HttpReceiver) -> Non
     receiver.on("/write", hang=True)
     writer = make_influx_writer(influx_settings(version=1, url=receiver.url(""), timeout=0.5))
     with pytest.raises(TransientDeliveryError, match=r"no answer within 0.5 s"):
-        writer.write(MEASUREMENT, {}, fields(), tick())
+        write_point(writer, MEASUREMENT, {}, fields(), tick())
     writer.close()
 
 
@@ -334,9 +334,9 @@ def test_v2_writes_through_the_2x_api(influx: InfluxServer, bridge: V2Bridge) ->
     at, earlier = tick(), tick(60)  # once: a second may pass before the rows are read
     writer = make_influx_writer(v2(bridge))
     try:
-        writer.write(MEASUREMENT, {"foo": "bar"}, fields(30.0), at)
-        writer.write(MEASUREMENT, {"foo": "bar"}, fields(30.0), at)  # redelivery
-        writer.write(MEASUREMENT, {"foo": "bar"}, fields(None), earlier)
+        write_point(writer, MEASUREMENT, {"foo": "bar"}, fields(30.0), at)
+        write_point(writer, MEASUREMENT, {"foo": "bar"}, fields(30.0), at)  # redelivery
+        write_point(writer, MEASUREMENT, {"foo": "bar"}, fields(None), earlier)
     finally:
         writer.close()
     assert [(w["org"], w["bucket"], w["precision"]) for w in bridge.writes] == [
@@ -356,7 +356,7 @@ def test_v3_uses_the_database_as_bucket(influx: InfluxServer, bridge: V2Bridge) 
         version=3, url=bridge.url, database="licmon_v3", token=SecretStr(TOKEN), timeout=3.0
     )
     writer = make_influx_writer(settings)
-    writer.write(MEASUREMENT, {}, fields(7.0), tick())
+    write_point(writer, MEASUREMENT, {}, fields(7.0), tick())
     writer.close()
     assert bridge.writes[0]["bucket"] == "licmon_v3"
     assert [r["days_until_expiry"] for r in rows(influx, "licmon_v3")] == [7]
@@ -365,7 +365,7 @@ def test_v3_uses_the_database_as_bucket(influx: InfluxServer, bridge: V2Bridge) 
 def test_v2_bad_token_is_permanent_and_secret(bridge: V2Bridge) -> None:
     writer = make_influx_writer(v2(bridge, token=SecretStr("wrong-t0ken")))
     with pytest.raises(PermanentDeliveryError) as info:
-        writer.write(MEASUREMENT, {}, fields(), tick())
+        write_point(writer, MEASUREMENT, {}, fields(), tick())
     writer.close()
     text = str(info.value)
     assert "HTTP 401" in text and "unauthorized access" in text
@@ -375,7 +375,7 @@ def test_v2_bad_token_is_permanent_and_secret(bridge: V2Bridge) -> None:
 def test_v2_missing_bucket_is_permanent(bridge: V2Bridge) -> None:
     writer = make_influx_writer(v2(bridge, bucket="no_such_bucket"))
     with pytest.raises(PermanentDeliveryError, match='bucket "no_such_bucket" not found'):
-        writer.write(MEASUREMENT, {}, fields(), tick())
+        write_point(writer, MEASUREMENT, {}, fields(), tick())
     writer.close()
 
 
@@ -384,7 +384,7 @@ def test_v2_status_classification(bridge: V2Bridge, status: int, transient: bool
     bridge.force_status = status
     writer = make_influx_writer(v2(bridge))
     with pytest.raises(TransientDeliveryError if transient else PermanentDeliveryError) as info:
-        writer.write(MEASUREMENT, {}, fields(), tick())
+        write_point(writer, MEASUREMENT, {}, fields(), tick())
     writer.close()
     assert f"HTTP {status}" in str(info.value)
     assert len(bridge.writes) == 1  # one attempt: no retries inside the sender
@@ -401,7 +401,7 @@ def test_v2_unreachable_is_transient() -> None:
     )
     writer = make_influx_writer(settings)
     with pytest.raises(TransientDeliveryError) as info:
-        writer.write(MEASUREMENT, {}, fields(), tick())
+        write_point(writer, MEASUREMENT, {}, fields(), tick())
     writer.close()
     assert TOKEN not in str(info.value)
 
@@ -413,7 +413,7 @@ def test_v2_hanging_server_times_out_as_transient(receiver: HttpReceiver) -> Non
     )
     writer = make_influx_writer(settings)
     with pytest.raises(TransientDeliveryError, match=r"no answer within 0.5 s"):
-        writer.write(MEASUREMENT, {}, fields(), tick())
+        write_point(writer, MEASUREMENT, {}, fields(), tick())
     writer.close()
 
 
@@ -433,7 +433,7 @@ def _write_in_child(writer: object, days: float, at: dt.datetime) -> bytes:
     if pid == 0:  # child: report through the pipe, never return into pytest
         outcome = b"?"
         try:
-            writer.write(MEASUREMENT, {}, fields(days), at)  # type: ignore[attr-defined]
+            write_point(writer, MEASUREMENT, {}, fields(days), at)  # type: ignore[attr-defined]
             outcome = b"ok"
         except BaseException as exc:
             outcome = repr(exc).encode()[:500]
@@ -450,11 +450,11 @@ def _write_in_child(writer: object, days: float, at: dt.datetime) -> bytes:
 def test_v1_writer_survives_a_fork(influx: InfluxServer) -> None:
     writer = make_influx_writer(v1(influx))
     try:
-        writer.write(MEASUREMENT, {}, fields(30.0), tick(20))
+        write_point(writer, MEASUREMENT, {}, fields(30.0), tick(20))
         parent_session = writer._session  # type: ignore[attr-defined]
         assert _write_in_child(writer, 29.0, tick(10)) == b"ok"
         assert writer._session is parent_session  # type: ignore[attr-defined]
-        writer.write(MEASUREMENT, {}, fields(28.0), tick())
+        write_point(writer, MEASUREMENT, {}, fields(28.0), tick())
     finally:
         writer.close()
     assert [r["days_until_expiry"] for r in rows(influx, "butler")] == [30, 29, 28]
@@ -464,9 +464,9 @@ def test_v2_writer_survives_a_fork(influx: InfluxServer, bridge: V2Bridge) -> No
     influx.query('CREATE DATABASE "licmon_v2"')
     writer = make_influx_writer(v2(bridge))
     try:
-        writer.write(MEASUREMENT, {}, fields(30.0), tick(20))
+        write_point(writer, MEASUREMENT, {}, fields(30.0), tick(20))
         assert _write_in_child(writer, 29.0, tick(10)) == b"ok"
-        writer.write(MEASUREMENT, {}, fields(28.0), tick())
+        write_point(writer, MEASUREMENT, {}, fields(28.0), tick())
     finally:
         writer.close()
     assert [r["days_until_expiry"] for r in rows(influx, "licmon_v2")] == [30, 29, 28]

@@ -28,7 +28,14 @@ from licmon.senders.errors import (
 from licmon.senders.line_protocol import FieldValue, encode_line
 from licmon.senders.settings import InfluxSettings
 
-__all__ = ["FieldValue", "InfluxSettings", "InfluxWriter", "build_line", "make_influx_writer"]
+__all__ = [
+    "FieldValue",
+    "InfluxSettings",
+    "InfluxWriter",
+    "build_line",
+    "make_influx_writer",
+    "write_point",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +45,22 @@ _DURATION = re.compile(r"^(?:INF|(?:\d+(?:ns|u|µ|ms|s|m|h|d|w))+)$", re.IGNOREC
 
 
 class InfluxWriter(Protocol):
-    def write(
-        self,
-        measurement: str,
-        tags: Mapping[str, str],
-        fields: Mapping[str, FieldValue | None],
-        timestamp: dt.datetime,
-    ) -> None: ...
-
     def write_points(self, points: Sequence[InfluxPoint]) -> None:
         """Every point in one request (points of one check are written together)."""
         ...
 
     def close(self) -> None: ...
+
+
+def write_point(
+    writer: InfluxWriter,
+    measurement: str,
+    tags: Mapping[str, str],
+    fields: Mapping[str, FieldValue | None],
+    timestamp: dt.datetime,
+) -> None:
+    """One point, in a request of its own."""
+    writer.write_points([InfluxPoint(measurement, dict(tags), dict(fields), timestamp)])
 
 
 def make_influx_writer(settings: InfluxSettings) -> InfluxWriter:
@@ -131,15 +141,6 @@ class _V1Writer:
 
     def close(self) -> None:
         self._session.close()
-
-    def write(
-        self,
-        measurement: str,
-        tags: Mapping[str, str],
-        fields: Mapping[str, FieldValue | None],
-        timestamp: dt.datetime,
-    ) -> None:
-        self.write_points([InfluxPoint(measurement, dict(tags), dict(fields), timestamp)])
 
     def write_points(self, points: Sequence[InfluxPoint]) -> None:
         line = lines_of(points, self._target)

@@ -9,8 +9,7 @@ is ours already (`line_protocol`, checked against influxdb-client's `Point` in t
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import requests
 
@@ -25,7 +24,6 @@ from licmon.senders.errors import (
     is_transient_http_status,
 )
 from licmon.senders.influxdb import DESTINATION, InfluxSettings, _server_name, lines_of
-from licmon.senders.line_protocol import FieldValue
 
 
 class V2Writer:
@@ -54,15 +52,6 @@ class V2Writer:
 
     def close(self) -> None:
         self._session.close()
-
-    def write(
-        self,
-        measurement: str,
-        tags: Mapping[str, str],
-        fields: Mapping[str, FieldValue | None],
-        timestamp: dt.datetime,
-    ) -> None:
-        self.write_points([InfluxPoint(measurement, dict(tags), dict(fields), timestamp)])
 
     def write_points(self, points: Sequence[InfluxPoint]) -> None:
         line = lines_of(points, self._target)

@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 from licmon.senders.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
-from licmon.senders.influxdb import InfluxSettings, make_influx_writer
+from licmon.senders.influxdb import InfluxSettings, make_influx_writer, write_point
 from tests.hostile.net_support import Peer, in_thread, measured, peer
 from tests.services import free_port
 
@@ -45,7 +45,9 @@ def write(version: int, port: int, **options: Any) -> None:
 
     writer = make_influx_writer(settings(version, port, **options))
     try:
-        writer.write("qlik_sense_server_license", {"site": "prod"}, FIELDS, dt.datetime.now(dt.UTC))
+        write_point(
+            writer, "qlik_sense_server_license", {"site": "prod"}, FIELDS, dt.datetime.now(dt.UTC)
+        )
     finally:
         writer.close()
 
