@@ -3,15 +3,17 @@ go out again through the normal tasks and claims, and leave the list when they s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
 from tests.faults.support import (
+    RedisServer,
     Tally,
     dead_letters,
     fault_document,
@@ -43,6 +45,26 @@ def fetch(deployment: Deployment, site: str) -> None:
         kwargs={"check_id": f"{site}@{TICK}", "tick": TICK},
         queue="license.fetch",
     )
+
+
+@contextlib.contextmanager
+def refused_letter(
+    root: Path, certs: QlikCerts, receiver: HttpReceiver
+) -> Iterator[tuple[Deployment, RedisServer]]:
+    """One site whose one status webhook refuses (400): its check is sent, a worker runs."""
+    site = SiteSpec("alpha", license=SimulatedLicense(valid_to=[in_days(200)]))
+    receiver.on("/refused", status=400)
+    with running_redis(root) as server, run_simulator([site], certs) as simulator:
+        document = fault_document(certs, simulator, receiver, ["/refused"])
+        deployment = Deployment(
+            root, document, broker_url=server.url(0), result_backend=server.url(1)
+        )
+        try:
+            deployment.start_worker(concurrency=1)
+            fetch(deployment, "alpha")
+            yield deployment, server
+        finally:
+            deployment.stop_all()
 
 
 def test_replay_resends_through_the_normal_tasks_and_removes_what_succeeds(
@@ -118,74 +140,52 @@ def test_replay_resends_through_the_normal_tasks_and_removes_what_succeeds(
 def test_a_replay_that_fails_again_takes_its_letters_place(
     root: Path, certs: QlikCerts, receiver: HttpReceiver
 ) -> None:
-    site = SiteSpec("alpha", license=SimulatedLicense(valid_to=[in_days(200)]))
-    receiver.on("/refused", status=400)
-    with running_redis(root) as server, run_simulator([site], certs) as simulator:
-        document = fault_document(certs, simulator, receiver, ["/refused"])
-        deployment = Deployment(
-            root, document, broker_url=server.url(0), result_backend=server.url(1)
-        )
-        try:
-            deployment.start_worker(concurrency=1)
-            fetch(deployment, "alpha")
-            (first,) = wait_for(lambda: dead_letters(server), 30, "the dead letter")
-            done = cli(deployment, "--replay", "--wait", "30")
-            assert done.returncode == 1, done.stdout + done.stderr
-            assert "0 succeeded, 1 failed again" in done.stdout
-            (second,) = dead_letters(server)
-            assert second["taskId"] != first["taskId"]
-            assert (second["checkId"], second["target"]) == (first["checkId"], first["target"])
+    with refused_letter(root, certs, receiver) as (deployment, server):
+        (first,) = wait_for(lambda: dead_letters(server), 30, "the dead letter")
+        done = cli(deployment, "--replay", "--wait", "30")
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "0 succeeded, 1 failed again" in done.stdout
+        (second,) = dead_letters(server)
+        assert second["taskId"] != first["taskId"]
+        assert (second["checkId"], second["target"]) == (first["checkId"], first["target"])
 
-            # Its claim done (delivered after all, say by a redelivery): removed, not sent.
-            claim = f"licmon:claim:delivery:alpha@{TICK}:server_license:webhook:status-1"
-            server.client().set(claim, "done")
-            calls = len(receiver.received("/refused"))
-            done = cli(deployment, "--replay")
-            assert done.returncode == 0 and "delivered after all" in done.stdout, done.stdout
-            assert not dead_letters(server) and len(receiver.received("/refused")) == calls
-        finally:
-            deployment.stop_all()
+        # Its claim done (delivered after all, say by a redelivery): removed, not sent.
+        claim = f"licmon:claim:delivery:alpha@{TICK}:server_license:webhook:status-1"
+        server.client().set(claim, "done")
+        calls = len(receiver.received("/refused"))
+        done = cli(deployment, "--replay")
+        assert done.returncode == 0 and "delivered after all" in done.stdout, done.stdout
+        assert not dead_letters(server) and len(receiver.received("/refused")) == calls
 
 
 def test_a_claim_left_by_the_task_that_gave_up_is_freed_for_the_replay(
     root: Path, certs: QlikCerts, receiver: HttpReceiver
 ) -> None:
-    site = SiteSpec("alpha", license=SimulatedLicense(valid_to=[in_days(200)]))
-    receiver.on("/refused", status=400)
-    with running_redis(root) as server, run_simulator([site], certs) as simulator:
-        document = fault_document(certs, simulator, receiver, ["/refused"])
-        deployment = Deployment(
-            root, document, broker_url=server.url(0), result_backend=server.url(1)
-        )
-        try:
-            deployment.start_worker(concurrency=1)
-            fetch(deployment, "alpha")
-            (letter,) = wait_for(lambda: dead_letters(server), 30, "the dead letter")
-            # As if the release in on_failure had been lost (Redis blinked just then).
-            claim = f"licmon:claim:delivery:alpha@{TICK}:server_license:webhook:status-1"
-            server.client().set(claim, letter["taskId"])
-            receiver.on("/refused", status=200)
-            done = cli(deployment, "--replay", "--wait", "30")
-            assert done.returncode == 0 and "1 succeeded" in done.stdout, done.stdout
-            assert server.client().get(claim) == b"done"
-            assert webhook_receipts(receiver)[(f"alpha@{TICK}", "refused")] == 1
-            # Held by someone else (being done right now): left alone.
-            server.client().set(claim, "someone-else")
-            fetch(deployment, "alpha")  # nothing: the check is done
-            entry: dict[str, Any] = dict(letter) | {"taskId": "t-2"}
-            server.client().lpush("licmon:deadletters", json.dumps(entry))
-            done = cli(deployment, "--replay")
-            assert "being done right now" in done.stdout and len(dead_letters(server)) == 1
-            # A letter of an earlier version (no task id, no arguments) is listed, not sent.
-            server.client().delete("licmon:deadletters")
-            old = {key: letter[key] for key in ("task", "site", "destination", "target")}
-            old |= {"checkId": letter["checkId"], "reason": "old", "attempts": 1}
-            server.client().lpush("licmon:deadletters", json.dumps(old))
-            done = cli(deployment, "--replay")
-            assert done.returncode == 0 and "not replayable" in done.stdout, done.stdout
-            assert "replayed 0 of 1" in done.stdout and len(dead_letters(server)) == 1
-        finally:
-            deployment.stop_all()
+    with refused_letter(root, certs, receiver) as (deployment, server):
+        (letter,) = wait_for(lambda: dead_letters(server), 30, "the dead letter")
+        # As if the release in on_failure had been lost (Redis blinked just then).
+        claim = f"licmon:claim:delivery:alpha@{TICK}:server_license:webhook:status-1"
+        server.client().set(claim, letter["taskId"])
+        receiver.on("/refused", status=200)
+        done = cli(deployment, "--replay", "--wait", "30")
+        assert done.returncode == 0 and "1 succeeded" in done.stdout, done.stdout
+        assert server.client().get(claim) == b"done"
+        assert webhook_receipts(receiver)[(f"alpha@{TICK}", "refused")] == 1
+        # Held by someone else (being done right now): left alone.
+        server.client().set(claim, "someone-else")
+        fetch(deployment, "alpha")  # nothing: the check is done
+        entry: dict[str, Any] = dict(letter) | {"taskId": "t-2"}
+        server.client().lpush("licmon:deadletters", json.dumps(entry))
+        done = cli(deployment, "--replay")
+        assert "being done right now" in done.stdout and len(dead_letters(server)) == 1
+        # A letter of an earlier version (no task id, no arguments) is listed, not sent.
+        server.client().delete("licmon:deadletters")
+        old = {key: letter[key] for key in ("task", "site", "destination", "target")}
+        old |= {"checkId": letter["checkId"], "reason": "old", "attempts": 1}
+        server.client().lpush("licmon:deadletters", json.dumps(old))
+        done = cli(deployment, "--replay")
+        assert done.returncode == 0 and "not replayable" in done.stdout, done.stdout
+        assert "replayed 0 of 1" in done.stdout and len(dead_letters(server)) == 1
 
 
 def test_usage_errors_have_their_own_exit_status(root: Path) -> None:
