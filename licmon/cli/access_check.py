@@ -52,7 +52,7 @@ def read_forecasts(config: MonitorConfig, sites: list[Site]) -> dict[str, dict[s
     """Per site, `exhaustsInDays` per counted type; nulls when Redis cannot be read."""
     import redis
 
-    from licmon.state.access_history import forecasts
+    from licmon.state.access_history import forecasts_of
 
     nothing = {site.name: dict.fromkeys(COUNTED_TYPES) for site in sites}
     url = config.broker.url.get_secret_value()
@@ -60,7 +60,7 @@ def read_forecasts(config: MonitorConfig, sites: list[Site]) -> dict[str, dict[s
         return nothing
     client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3)
     try:
-        return {site.name: forecasts(client, site.name) for site in sites}
+        return forecasts_of(client, [site.name for site in sites])
     except redis.RedisError as exc:
         # The message names host and port, never the URL's password.
         print(f"licmon check: no forecast, Redis cannot be read: {exc}", file=sys.stderr)

@@ -65,14 +65,13 @@ def fleet_view(
     client: redis.Redis, config: MonitorConfig, sites: list[Site], now: datetime
 ) -> list[dict[str, Any]]:
     from licmon.checks import ACCESS_LICENSE
-    from licmon.state.access_history import forecasts
+    from licmon.state.access_history import forecasts_of
     from licmon.state.fleet import FleetState
 
-    states = FleetState(client).read(ACCESS_LICENSE.name, [site.name for site in sites])
-    return [
-        site_view(site, states[site.name], forecasts(client, site.name), config, now)
-        for site in sites
-    ]
+    names = [site.name for site in sites]
+    states = FleetState(client).read(ACCESS_LICENSE.name, names)
+    days = forecasts_of(client, names)
+    return [site_view(site, states[site.name], days[site.name], config, now) for site in sites]
 
 
 def render(views: list[dict[str, Any]], now: datetime) -> str:

@@ -145,7 +145,9 @@ class FleetCollector(Collector):
         checked = [site for site in sites if site.schedule(ACCESS_KIND) is not None]
         if not checked:
             return
-        states = FleetState(self._redis).read(ACCESS_KIND, [site.name for site in checked])
+        names = [site.name for site in checked]
+        states = FleetState(self._redis).read(ACCESS_KIND, names)
+        forecasts = access_history.forecasts_of(self._redis, names)
         labels = (*SITE_LABELS, "license_type")
         families: dict[str, Any] = {}
         exhausts = _gauge(
@@ -169,7 +171,7 @@ class FleetCollector(Collector):
                     families[name].add_metric(
                         [site.name, zones[site.name], license_type], float(value)
                     )
-            for license_type, days in access_history.forecasts(self._redis, site.name).items():
+            for license_type, days in forecasts[site.name].items():
                 if days is not None:
                     exhausts.add_metric([site.name, zones[site.name], license_type], days)
         yield from families.values()

@@ -59,7 +59,10 @@ def _too_old(field: bytes | str, oldest: date) -> bool:
 
 def readings(client: redis.Redis, site: str, license_type: str) -> list[tuple[date, float]]:
     """The kept readings, oldest first."""
-    raw: Mapping[bytes, bytes] = client.hgetall(key(site, license_type))  # type: ignore[assignment]
+    return _parsed(client.hgetall(key(site, license_type)))  # type: ignore[arg-type]
+
+
+def _parsed(raw: Mapping[bytes, bytes]) -> list[tuple[date, float]]:
     found = []
     for field, value in raw.items():
         try:
@@ -69,8 +72,24 @@ def readings(client: redis.Redis, site: str, license_type: str) -> list[tuple[da
     return sorted(found)
 
 
+def forecasts_of(
+    client: redis.Redis, sites: Iterable[str], types: Iterable[str] = COUNTED_TYPES
+) -> dict[str, dict[str, float | None]]:
+    """`exhaustsInDays` per site and type, every history read in one round trip (the
+    exporter and `licmon status --access` ask for all sites at once)."""
+    pairs = [(site, name) for site in sites for name in types]
+    with client.pipeline(transaction=False) as pipe:
+        for site, name in pairs:
+            pipe.hgetall(key(site, name))
+        found = pipe.execute()
+    result: dict[str, dict[str, float | None]] = {}
+    for (site, name), raw in zip(pairs, found, strict=True):
+        result.setdefault(site, {})[name] = exhausts_in_days(_parsed(raw))
+    return result
+
+
 def forecasts(
     client: redis.Redis, site: str, types: Iterable[str] = COUNTED_TYPES
 ) -> dict[str, float | None]:
     """`exhaustsInDays` per type, from the kept readings."""
-    return {name: exhausts_in_days(readings(client, site, name)) for name in types}
+    return forecasts_of(client, [site], types).get(site, {})
