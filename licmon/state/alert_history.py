@@ -63,13 +63,6 @@ class AlertHistory:
 
         return _transaction(self._redis, key, transaction)
 
-    def read(self, kind: str, site: str) -> dict[str, History]:
-        """Every target's history of `site` (for `licmon status` and tests)."""
-        found = self._redis.hgetall(self.key(kind, site))
-        return {
-            field.decode(): History.from_json(json.loads(value)) for field, value in found.items()
-        }
-
 
 def _transaction(
     client: redis.Redis,
