@@ -490,8 +490,8 @@ def monitoring(url: str) -> Iterator[RedisCommands]:
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _listener_inodes(port: int) -> set[str]:
-    inodes = set()
+def tcp_sockets() -> Iterator[tuple[int, int, str, str]]:
+    """(local port, remote port, state, inode) of every TCP socket, from /proc/net/tcp{,6}."""
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
@@ -499,9 +499,13 @@ def _listener_inodes(port: int) -> set[str]:
             continue
         for line in lines:
             fields = line.split()
-            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(fields[9])
-    return inodes
+            local, remote = (int(fields[n].rsplit(":", 1)[1], 16) for n in (1, 2))
+            yield local, remote, fields[3], fields[9]
+
+
+def _listener_inodes(port: int) -> set[str]:
+    # 0A: LISTEN.
+    return {inode for local, _, state, inode in tcp_sockets() if state == "0A" and local == port}
 
 
 def listening_pids(ports: list[int]) -> set[int]:

@@ -37,7 +37,7 @@ from common import (
     start_bare_worker,
     wait_drained,
 )
-from harness import CpuMeter, now
+from harness import CpuMeter, now, tcp_sockets
 
 DELIVERIES_PER_SITE = 5  # InfluxDB, MQTT status and alert, one status and one alert webhook
 
@@ -116,17 +116,7 @@ def sequential_run(world: Estate, sites: list[str], label: str, expected: int) -
 
 def _sockets_to_port(port: int) -> set[str]:
     """Inodes of the TCP sockets whose remote end is 127.0.0.1:`port`."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if int(fields[2].rsplit(":", 1)[1], 16) == port:
-                inodes.add(fields[9])
-    return inodes
+    return {inode for _, remote, _, inode in tcp_sockets() if remote == port}
 
 
 def descriptors(pids: list[int], mqtt_port: int = MQTT_PORT) -> dict[int, dict[str, Any]]:
