@@ -271,9 +271,12 @@ class QrsClient:
                 "so something other than QRS may be answering",
                 status=200,
             )
+        # The budget of the whole call, as configured: `exc.seconds` is what was left of it
+        # when the last attempt began, a few milliseconds short of it.
+        budget = endpoint.connect_timeout + endpoint.read_timeout
         return QrsTimeoutError(
             endpoint.site,
-            f"no complete answer from {target} within {exc.seconds:g} s (connect timeout "
+            f"no complete answer from {target} within {budget:g} s (connect timeout "
             f"{endpoint.connect_timeout:g} s + read timeout {endpoint.read_timeout:g} s)",
         )
 
