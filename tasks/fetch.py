@@ -86,8 +86,9 @@ class FetchTask(LicmonTask):
         try:
             super().on_failure(exc, task_id, args, kwargs, einfo)
         finally:
-            self.check_failed(self.arguments(args, kwargs), exc)
-            counting.count_check_failure(self.arguments(args, kwargs), exc)  # metrics
+            arguments = self.arguments(args, kwargs)
+            self.check_failed(arguments, exc)
+            counting.count_check_failure(arguments, exc)  # metrics
 
     def check_failed(self, arguments: dict[str, Any], exc: BaseException) -> None:
         """The check gave up: record it, and tell whom the policy says (check failing)."""

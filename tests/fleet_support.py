@@ -19,7 +19,14 @@ import redis
 from licmon.simulator import QlikCerts
 from licmon.simulator.server import Simulator
 from tests.http_receiver import HttpReceiver
-from tests.pipeline_support import Deployment, hook, ran_as, wait_for
+from tests.pipeline_support import (
+    Deployment,
+    hook,
+    ran_as,
+    site_entries,
+    wait_for,
+    webhooks_only,
+)
 from tests.services import free_port, stop_process
 
 LICMON = str(Path(sys.executable).parent / "licmon")
@@ -106,36 +113,10 @@ def fleet_document(
 ) -> dict[str, Any]:
     """Every simulated site (in its zone from `zones`) delivering its status to one webhook;
     a short lease, and failures given up at once."""
-    cert = {
-        "clientCert": str(certs.client_cert),
-        "clientCertKey": str(certs.client_key),
-        "clientCertCA": str(certs.root_ca),
-    }
-    sites = [
-        {"name": name, "host": "127.0.0.1", "port": site.port, "verifyHostname": False}
-        | {"cert": cert}
-        | ({"zone": zones[name]} if zones.get(name) else {})
-        for name, site in simulator.sites.items()
-    ]
     return {
-        "Butler": {
-            "qlikSenseLicense": {
-                "serverLicenseMonitor": {
-                    "enable": True,
-                    "frequency": frequency,
-                    "destination": {"webhook": {"enable": True}},
-                }
-            },
-            "webhookNotification": {
-                "enable": True,
-                "qlikSenseServerLicenseMonitor": {
-                    "rateLimit": 0,
-                    "webhooks": [hook(receiver, path, "POST")],
-                },
-            },
-        },
+        "Butler": webhooks_only(frequency, [hook(receiver, path, "POST")], []),
         "licmon": {
-            "sites": sites,
+            "sites": site_entries(certs, simulator, zones),
             "beat": {"leaseSeconds": 3},
             "broker": {"taskEvents": False},
             "timeouts": {"webhook": 2, "qrsRead": 2},

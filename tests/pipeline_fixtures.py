@@ -1,4 +1,5 @@
-"""Fixtures of the end-to-end pipeline tests: certificates, receiver, MQTT log, broker."""
+"""Fixtures of the end-to-end pipeline tests: certificates, receiver, MQTT log, broker, and
+the stack made of them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import redis
 from licmon.simulator import QlikCerts, ensure_qlik_certs
 from tests.http_receiver import HttpReceiver, run_receiver
 from tests.mqtt_private_broker import Subscriber
-from tests.pipeline_support import BROKER_URL, RESULT_BACKEND, MessageLog
+from tests.pipeline_support import BROKER_URL, RESULT_BACKEND, MessageLog, Stack
+from tests.services import InfluxServer
 
 
 @pytest.fixture(scope="module")
@@ -38,3 +40,14 @@ def broker(redis_url: str) -> redis.Redis:
     state.flushdb()
     redis.Redis.from_url(RESULT_BACKEND).flushdb()
     return state
+
+
+@pytest.fixture(scope="module")
+def stack(
+    certs: QlikCerts,
+    receiver: HttpReceiver,
+    topics: tuple[str, MessageLog],
+    influx_server: InfluxServer,
+    broker: redis.Redis,  # flushed before the first deployment of the module
+) -> Stack:
+    return Stack(certs, receiver, *topics, influx_server)

@@ -166,6 +166,44 @@ def client(broker: str = BROKER_URL, backend: str = RESULT_BACKEND) -> Celery:
 INFLUX_DB = "butler_e2e"
 
 
+def site_entries(
+    certs: QlikCerts, simulator: Simulator, zones: dict[str, str | None] | None = None
+) -> list[dict[str, Any]]:
+    """A `licmon.sites[]` entry per simulated site, over mutual TLS, in its zone if given."""
+    cert = {
+        "clientCert": str(certs.client_cert),
+        "clientCertKey": str(certs.client_key),
+        "clientCertCA": str(certs.root_ca),
+    }
+    zones = zones or {}
+    return [
+        {"name": name, "host": "127.0.0.1", "port": site.port, "verifyHostname": False}
+        | {"cert": cert}
+        | ({"zone": zones[name]} if zones.get(name) else {})
+        for name, site in simulator.sites.items()
+    ]
+
+
+def webhooks_only(
+    frequency: str, status_hooks: list[dict[str, Any]], alert_hooks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Butler's section of a deployment whose only destination is webhooks, unthrottled."""
+    return {
+        "qlikSenseLicense": {
+            "serverLicenseMonitor": {
+                "enable": True,
+                "frequency": frequency,
+                "destination": {"webhook": {"enable": True}},
+            }
+        },
+        "webhookNotification": {
+            "enable": True,
+            "qlikSenseServerLicenseMonitor": {"rateLimit": 0, "webhooks": status_hooks},
+            "qlikSenseServerLicenseExpiryAlert": {"rateLimit": 0, "webhooks": alert_hooks},
+        },
+    }
+
+
 def document(
     certs: QlikCerts,
     simulator: Simulator,
@@ -174,29 +212,20 @@ def document(
     prefix: str,
     status_hooks: list[dict[str, Any]],
     alert_hooks: list[dict[str, Any]],
+    *,
+    frequency: str = "every 24 hours",
+    rate_limit: int = 300,
 ) -> dict[str, Any]:
-    cert = {
-        "clientCert": str(certs.client_cert),
-        "clientCertKey": str(certs.client_key),
-        "clientCertCA": str(certs.root_ca),
-    }
-    sites = [
-        {
-            "name": name,
-            "host": "127.0.0.1",
-            "port": site.port,
-            "verifyHostname": False,
-            "cert": cert,
-        }
-        for name, site in simulator.sites.items()
-    ]
+    """Every destination on: InfluxDB 1.x, MQTT under `prefix`, the given webhooks (with
+    Butler's `rateLimit` in seconds), every simulated site checked on `frequency`."""
+    sites = site_entries(certs, simulator)
     sites[0]["tags"] = [{"name": "env", "value": "prod"}]
     return {
         "Butler": {
             "qlikSenseLicense": {
                 "serverLicenseMonitor": {
                     "enable": True,
-                    "frequency": "every 24 hours",
+                    "frequency": frequency,
                     "alert": {"thresholdDays": 60},
                     "destination": {
                         "influxDb": {
@@ -230,8 +259,14 @@ def document(
             },
             "webhookNotification": {
                 "enable": True,
-                "qlikSenseServerLicenseMonitor": {"rateLimit": 300, "webhooks": status_hooks},
-                "qlikSenseServerLicenseExpiryAlert": {"rateLimit": 300, "webhooks": alert_hooks},
+                "qlikSenseServerLicenseMonitor": {
+                    "rateLimit": rate_limit,
+                    "webhooks": status_hooks,
+                },
+                "qlikSenseServerLicenseExpiryAlert": {
+                    "rateLimit": rate_limit,
+                    "webhooks": alert_hooks,
+                },
             },
         },
         "licmon": {
@@ -256,6 +291,43 @@ WEBHOOK_TOKEN = "s3cret-webhook-token"
 def hook(receiver: HttpReceiver, path: str, method: str) -> dict[str, str]:
     url = receiver.url(path) + f"?token={WEBHOOK_TOKEN}"
     return {"description": path, "webhookURL": url, "httpMethod": method}
+
+
+@dataclass
+class Stack:
+    """What an end-to-end deployment is pointed at: the simulator's certificates, the
+    webhook receiver, the MQTT topic prefix and its message log, and InfluxDB."""
+
+    certs: QlikCerts
+    receiver: HttpReceiver
+    prefix: str
+    messages: MessageLog
+    influx: InfluxServer
+
+    def hook(self, path: str, method: str = "POST") -> dict[str, str]:
+        return hook(self.receiver, path, method)
+
+    def document(
+        self,
+        simulator: Simulator,
+        *,
+        status_hooks: list[dict[str, Any]] | None = None,
+        alert_hooks: list[dict[str, Any]] | None = None,
+        frequency: str = "every 24 hours",
+        rate_limit: int = 300,
+    ) -> dict[str, Any]:
+        """`document` of `simulator`'s sites, aimed at this stack."""
+        return document(
+            self.certs,
+            simulator,
+            self.receiver,
+            self.influx.http_port,
+            self.prefix,
+            status_hooks or [],
+            alert_hooks or [],
+            frequency=frequency,
+            rate_limit=rate_limit,
+        )
 
 
 def fetch(site: str, check_id: str, tick: str) -> Any:

@@ -28,10 +28,9 @@ from tests.pipeline_support import (
     WEBHOOK_TOKEN,
     Deployment,
     MessageLog,
+    Stack,
     deliveries_done,
-    document,
     fetch,
-    hook,
     in_days,
     never,
     wait_for,
@@ -56,31 +55,20 @@ def simulator(certs: QlikCerts) -> Iterator[Simulator]:
 @pytest.fixture(scope="module")
 def deployment(
     tmp_path_factory: pytest.TempPathFactory,
-    certs: QlikCerts,
     simulator: Simulator,
-    receiver: HttpReceiver,
-    topics: tuple[str, MessageLog],
-    influx_server: InfluxServer,
+    stack: Stack,
     broker: redis.Redis,
 ) -> Iterator[Deployment]:
-    body = document(
-        certs,
+    body = stack.document(
         simulator,
-        receiver,
-        influx_server.http_port,
-        topics[0],
-        status_hooks=[],
-        alert_hooks=[
-            hook(receiver, "/life-alert/post", "POST"),
-            hook(receiver, "/life-alert/get", "GET"),
-        ],
+        alert_hooks=[stack.hook("/life-alert/post"), stack.hook("/life-alert/get", "GET")],
+        # Butler's rateLimit holds back an event sent again within it; here a day is seconds.
+        rate_limit=0,
     )
     body["licmon"]["alerts"] = {"thresholdsDays": LEVELS, "digest": "at 8:00 am"}
     # Access licenses too, checked only when a test sends their check.
     body["Butler"]["qlikSenseLicense"]["licenseMonitor"] = {"enable": True}
     body["licmon"]["accessAlerts"] = {"professional": {"minAvailable": 5}}
-    # Butler's rateLimit holds back an event sent again within it; here a day is seconds.
-    body["Butler"]["webhookNotification"]["qlikSenseServerLicenseExpiryAlert"]["rateLimit"] = 0
     # A failed check gives up at once: the test counts failed checks, not retries.
     body["licmon"]["retries"] |= {"retries": 0, "quickAttempts": 1}
     # Its history is its own: the module's site name is new to this Redis.

@@ -8,48 +8,31 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-import redis
 
-from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
+from licmon.simulator import SimulatedLicense, SiteSpec, run_simulator
 from tests.http_receiver import HttpReceiver
 from tests.pipeline_support import (
     Deployment,
-    MessageLog,
-    document,
-    hook,
+    Stack,
     in_days,
     ran_as,
     wait_for,
     worker_settled,
 )
-from tests.services import InfluxServer
 
 pytest_plugins = ["tests.pipeline_fixtures"]
 
 
 @pytest.fixture(scope="module")
-def ticking(
-    tmp_path_factory: pytest.TempPathFactory,
-    certs: QlikCerts,
-    receiver: HttpReceiver,
-    topics: tuple[str, MessageLog],
-    influx_server: InfluxServer,
-    broker: redis.Redis,
-) -> Iterator[Deployment]:
+def ticking(tmp_path_factory: pytest.TempPathFactory, stack: Stack) -> Iterator[Deployment]:
     site = SiteSpec("ticker", license=SimulatedLicense(valid_to=[in_days(200)]))
-    with run_simulator([site], certs) as simulator:
-        config = document(
-            certs,
+    with run_simulator([site], stack.certs) as simulator:
+        config = stack.document(
             simulator,
-            receiver,
-            influx_server.http_port,
-            topics[0],
-            status_hooks=[hook(receiver, "/ticks", "POST")],
-            alert_hooks=[],
+            status_hooks=[stack.hook("/ticks")],
+            frequency="every 2 seconds",
+            rate_limit=0,
         )
-        monitor = config["Butler"]["qlikSenseLicense"]["serverLicenseMonitor"]
-        monitor["frequency"] = "every 2 seconds"
-        config["Butler"]["webhookNotification"]["qlikSenseServerLicenseMonitor"]["rateLimit"] = 0
         deployment = Deployment(tmp_path_factory.mktemp("beat"), config)
         deployment.start_worker(concurrency=2)
         try:

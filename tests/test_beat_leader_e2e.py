@@ -74,24 +74,26 @@ class Beats:
         return None if holder is None else holder.pid
 
     def kill_leader(self) -> Handover:
-        """kill -9 the leader; the beat that took over, and how long it took."""
+        """kill -9 the leader; the beat that took over, and how long after the kill it
+        logged taking the lease. The beats' own clock, not this process's polling: on a
+        loaded machine a test process may notice many seconds late."""
         pid = wait_for(self.leader_pid, 10, "a leader")
         (leader,) = [beat for beat in self.started if beat.pid == pid]
         self.deployment.kill(leader)
-        killed = time.monotonic()
+        killed = time.time()
         alive = {beat.pid: beat for beat in self.started if beat.poll() is None}
         wait_for(lambda: self.leader_pid() in alive, TAKEOVER_BOUND, "a standby to take over")
-        seconds = time.monotonic() - killed
-        return Handover(leader, alive[self.leader_pid()], seconds)
+        new = alive[self.leader_pid()]
+        led = wait_for(lambda: led_at(self.deployment.log_of(new)), 10, "the new leader's log")
+        return Handover(leader, new, led.timestamp() - killed)
 
     def check_handover(self, handover: Handover) -> None:
         """The ticks missed while nobody led ran once, as the newest due when the new
         leader took over (`due_tick`), and none of the older ones was delivered."""
         old_log = self.deployment.log_of(handover.old)
         new_log = self.deployment.log_of(handover.new)
-        led = re.search(r"^\[(\S+ \S+): INFO/MainProcess\] beat: leading", new_log, re.M)
-        assert led is not None, new_log
-        took_over = datetime.strptime(led[1], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC)
+        took_over = led_at(new_log)
+        assert took_over is not None, new_log
         newest_due = datetime.fromtimestamp(took_over.timestamp() // 2 * 2, UTC)
         for site in TICKING:
             last_old = [c for c in offered(old_log) if c.startswith(f"{site}@")][-1]
@@ -118,6 +120,14 @@ class Beats:
 
     def beat_logs(self) -> list[str]:
         return [self.deployment.log_of(beat) for beat in self.started]
+
+
+def led_at(log: str) -> datetime | None:
+    """When a beat last logged taking the lease (Celery logs the local time)."""
+    times = re.findall(r"^\[(\S+ \S+): INFO/MainProcess\] beat: leading", log, re.M)
+    if not times:
+        return None
+    return datetime.strptime(times[-1], "%Y-%m-%d %H:%M:%S,%f").astimezone(UTC)
 
 
 def offered(log: str) -> list[str]:

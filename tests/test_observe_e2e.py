@@ -19,11 +19,10 @@ from typing import Any
 import pytest
 import redis
 
-from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
+from licmon.simulator import SimulatedLicense, SiteSpec, run_simulator
 from licmon.state.lease import Lease
 from tests.conftest import service_missing
 from tests.fleet_support import LICMON
-from tests.http_receiver import HttpReceiver
 from tests.observe_support import (
     Prometheus,
     alert_rules,
@@ -37,11 +36,9 @@ from tests.pipeline_support import (
     INFLUX_DB,
     TODAY,
     Deployment,
-    MessageLog,
+    Stack,
     client,
-    document,
     fetch,
-    hook,
     in_days,
     wait_for,
 )
@@ -77,27 +74,20 @@ class Observed:
 def observed(
     pytestconfig: pytest.Config,
     tmp_path_factory: pytest.TempPathFactory,
-    certs: QlikCerts,
-    receiver: HttpReceiver,
-    topics: tuple[str, MessageLog],
-    influx_server: InfluxServer,
-    broker: redis.Redis,
+    stack: Stack,
 ) -> Iterator[Observed]:
+    receiver, influx_server = stack.receiver, stack.influx
     if shutil.which("prometheus") is None:
         service_missing(pytestconfig, "Prometheus (Debian package 'prometheus')")
     if influx_server.process is None:
         influx_server.start()
     influx_server.query(f'DROP DATABASE "{INFLUX_DB}"')
     receiver.on(FAILING_ALERTS, status=500)
-    with run_simulator(SITES, certs) as simulator:
-        config = document(
-            certs,
+    with run_simulator(SITES, stack.certs) as simulator:
+        config = stack.document(
             simulator,
-            receiver,
-            influx_server.http_port,
-            topics[0],
-            status_hooks=[hook(receiver, "/observe/status", "POST")],
-            alert_hooks=[hook(receiver, FAILING_ALERTS, "POST")],
+            status_hooks=[stack.hook("/observe/status")],
+            alert_hooks=[stack.hook(FAILING_ALERTS)],
         )
         for site in config["licmon"]["sites"]:
             if site["name"] == "brief":  # stale two seconds after its one check

@@ -12,17 +12,16 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
+from licmon.simulator import SimulatedLicense, SiteSpec, run_simulator
 from tests.http_receiver import HttpReceiver
 from tests.pipeline_support import (
     INFLUX_DB,
     Deployment,
     MessageLog,
+    Stack,
     client,
     deliveries_done,
-    document,
     fetch,
-    hook,
     in_days,
     influx_row,
     never,
@@ -51,29 +50,22 @@ SITES = {
 @pytest.fixture(scope="module")
 def healthy(
     tmp_path_factory: pytest.TempPathFactory,
-    certs: QlikCerts,
-    receiver: HttpReceiver,
-    topics: tuple[str, MessageLog],
-    influx_server: InfluxServer,
-    broker: redis.Redis,
+    stack: Stack,
 ) -> Iterator[Deployment]:
-    with run_simulator(list(SITES.values()), certs) as simulator:
+    receiver = stack.receiver
+    with run_simulator(list(SITES.values()), stack.certs) as simulator:
         deployment = Deployment(
             tmp_path_factory.mktemp("healthy"),
-            document(
-                certs,
+            stack.document(
                 simulator,
-                receiver,
-                influx_server.http_port,
-                topics[0],
-                status_hooks=[hook(receiver, "/license-monitor/post", "POST")],
+                status_hooks=[stack.hook("/license-monitor/post")],
                 alert_hooks=[
-                    hook(receiver, "/license-alert/post", "POST"),
+                    stack.hook("/license-alert/post"),
                     {
-                        **hook(receiver, "/license-alert/get", "GET"),
+                        **stack.hook("/license-alert/get", "GET"),
                         "webhookURL": receiver.url("/license-alert/get?team=ops"),
                     },
-                    hook(receiver, "/license-alert/put", "PUT"),
+                    stack.hook("/license-alert/put", "PUT"),
                 ],
             ),
         )

@@ -14,16 +14,15 @@ import pytest
 import redis
 import requests
 
-from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, run_simulator
+from licmon.simulator import SimulatedLicense, SiteSpec, run_simulator
 from tests.http_receiver import HttpReceiver
 from tests.pipeline_support import (
     WEBHOOK_TOKEN,
     Deployment,
     MessageLog,
+    Stack,
     client,
-    document,
     fetch,
-    hook,
     in_days,
     wait_for,
 )
@@ -37,31 +36,16 @@ FLOWER_AUTH = "ops:fl0wer-pass"
 @pytest.fixture(scope="module")
 def faulty(
     tmp_path_factory: pytest.TempPathFactory,
-    certs: QlikCerts,
-    receiver: HttpReceiver,
-    topics: tuple[str, MessageLog],
-    influx_server: InfluxServer,
-    broker: redis.Redis,
+    stack: Stack,
 ) -> Iterator[Deployment]:
+    receiver, influx_server = stack.receiver, stack.influx
     receiver.on("/never-answers", hang=True)
     receiver.on("/fails", status=500)
     site = SiteSpec("iso", license=SimulatedLicense(valid_to=[in_days(30)]))
-    with run_simulator([site], certs) as simulator:
+    with run_simulator([site], stack.certs) as simulator:
+        hooks = [stack.hook(path) for path in ("/never-answers", "/fails", "/healthy")]
         deployment = Deployment(
-            tmp_path_factory.mktemp("faulty"),
-            document(
-                certs,
-                simulator,
-                receiver,
-                influx_server.http_port,
-                topics[0],
-                status_hooks=[
-                    hook(receiver, "/never-answers", "POST"),
-                    hook(receiver, "/fails", "POST"),
-                    hook(receiver, "/healthy", "POST"),
-                ],
-                alert_hooks=[],
-            ),
+            tmp_path_factory.mktemp("faulty"), stack.document(simulator, status_hooks=hooks)
         )
         # Flower first, so it sees every event of the run.
         deployment.start(

@@ -30,7 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from licmon.simulator import QlikCerts, Simulator
 from tests.http_receiver import HttpReceiver
 from tests.mqtt_private_broker import Received
-from tests.pipeline_support import wait_for
+from tests.pipeline_support import site_entries, wait_for, webhooks_only
 from tests.services import free_port, port_open, stop_process
 
 # Short enough for a test to wait for; the config accepts it because the fault tests use
@@ -299,24 +299,6 @@ def dead_letters(server: RedisServer) -> list[dict[str, Any]]:
 # --- configuration --------------------------------------------------------------------------
 
 
-def site_entries(certs: QlikCerts, simulator: Simulator) -> list[dict[str, Any]]:
-    cert = {
-        "clientCert": str(certs.client_cert),
-        "clientCertKey": str(certs.client_key),
-        "clientCertCA": str(certs.root_ca),
-    }
-    return [
-        {
-            "name": name,
-            "host": "127.0.0.1",
-            "port": site.port,
-            "verifyHostname": False,
-            "cert": cert,
-        }
-        for name, site in simulator.sites.items()
-    ]
-
-
 def fault_document(
     certs: QlikCerts,
     simulator: Simulator,
@@ -328,31 +310,12 @@ def fault_document(
 ) -> dict[str, Any]:
     """Sites of `simulator`, a status webhook per path, short timeouts, a 30 s visibility
     timeout. Licenses are far from expiry in these tests: status notices only."""
+    hooks = [
+        {"description": path, "webhookURL": receiver.url(path), "httpMethod": "POST"}
+        for path in paths
+    ]
     return {
-        "Butler": {
-            "qlikSenseLicense": {
-                "serverLicenseMonitor": {
-                    "enable": True,
-                    "frequency": frequency,
-                    "destination": {"webhook": {"enable": True}},
-                }
-            },
-            "webhookNotification": {
-                "enable": True,
-                "qlikSenseServerLicenseMonitor": {
-                    "rateLimit": 0,
-                    "webhooks": [
-                        {
-                            "description": path,
-                            "webhookURL": receiver.url(path),
-                            "httpMethod": "POST",
-                        }
-                        for path in paths
-                    ],
-                },
-                "qlikSenseServerLicenseExpiryAlert": {"rateLimit": 0, "webhooks": []},
-            },
-        },
+        "Butler": webhooks_only(frequency, hooks, []),
         "licmon": {
             "sites": site_entries(certs, simulator),
             "broker": {"visibilityTimeoutSeconds": VISIBILITY_TIMEOUT},
