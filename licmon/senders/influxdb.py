@@ -98,6 +98,45 @@ def lines_of(points: Sequence[InfluxPoint], target: str) -> str:
     return "\n".join(lines)
 
 
+def post(
+    session: requests.Session,
+    url: str,
+    params: Mapping[str, str],
+    data: bytes | None,
+    *,
+    timeout: float,
+    target: str,
+    what: str = "",
+    credentials: str = "credentials",
+) -> Answer:
+    """One POST to InfluxDB under the call's deadline, reading a few KB of answer at most.
+
+    A call that fails is a DeliveryError naming `target` (`what` before the reason), never
+    the URL or a credential: `credentials` names what HTTP could not encode.
+    """
+    try:
+        return bounded_request(
+            session,
+            "POST",
+            url,
+            params=params,
+            data=data,
+            timeout=(timeout, timeout),
+            limit=BODY_LIMIT,  # error texts and query results are small
+            oversize="truncate",
+        )
+    except requests.RequestException as exc:
+        transient, reason = describe_request_exception(exc, timeout)
+        error_type = TransientDeliveryError if transient else PermanentDeliveryError
+        raise error_type(DESTINATION, target, f"{what}{reason}") from None
+    except ValueError:
+        # http.client refusing to encode a header (basic auth, a token); its text quotes
+        # part of it.
+        raise PermanentDeliveryError(
+            DESTINATION, target, f"{what}{credentials} HTTP cannot carry (not Latin-1)"
+        ) from None
+
+
 def _quote_identifier(name: str) -> str:
     escaped = name.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
@@ -160,27 +199,14 @@ class _V1Writer:
     # -- HTTP --------------------------------------------------------------------------------
 
     def _request(self, path: str, params: dict[str, str], data: bytes | None) -> Answer:
-        timeout = self._settings.timeout
-        try:
-            return bounded_request(
-                self._session,
-                "POST",
-                f"{self._base}{path}",
-                params=params,
-                data=data,
-                timeout=(timeout, timeout),
-                limit=BODY_LIMIT,  # error texts and query results are small
-                oversize="truncate",
-            )
-        except requests.RequestException as exc:
-            transient, reason = describe_request_exception(exc, timeout)
-            error_type = TransientDeliveryError if transient else PermanentDeliveryError
-            raise error_type(DESTINATION, self._target, reason) from None
-        except ValueError:
-            # Basic auth or a header that cannot be encoded; the text quotes part of it.
-            raise PermanentDeliveryError(
-                DESTINATION, self._target, "credentials HTTP cannot carry (not Latin-1)"
-            ) from None
+        return post(
+            self._session,
+            f"{self._base}{path}",
+            params,
+            data,
+            timeout=self._settings.timeout,
+            target=self._target,
+        )
 
     def _post_write(self, line: str) -> Answer:
         params = {"db": self._settings.database, "precision": "s"}

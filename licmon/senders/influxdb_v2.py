@@ -13,17 +13,16 @@ from collections.abc import Sequence
 
 import requests
 
-from licmon.bounded_http import Answer, bounded_request, bounded_session
+from licmon.bounded_http import Answer, bounded_session
 from licmon.core.notices import InfluxPoint
 from licmon.core.text import printable
-from licmon.senders._http import BODY_LIMIT, describe_request_exception
 from licmon.senders.errors import (
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
     is_transient_http_status,
 )
-from licmon.senders.influxdb import DESTINATION, InfluxSettings, _server_name, lines_of
+from licmon.senders.influxdb import DESTINATION, InfluxSettings, _server_name, lines_of, post
 
 
 class V2Writer:
@@ -54,28 +53,16 @@ class V2Writer:
         self._session.close()
 
     def write_points(self, points: Sequence[InfluxPoint]) -> None:
-        line = lines_of(points, self._target)
-        timeout = self._settings.timeout
-        try:
-            answer = bounded_request(
-                self._session,
-                "POST",
-                self._url,
-                params=self._params,
-                data=line.encode(),
-                timeout=(timeout, timeout),
-                limit=BODY_LIMIT,
-                oversize="truncate",
-            )
-        except requests.RequestException as exc:
-            transient, reason = describe_request_exception(exc, timeout)
-            error_type = TransientDeliveryError if transient else PermanentDeliveryError
-            raise error_type(DESTINATION, self._target, f"write: {reason}") from None
-        except ValueError:
-            # http.client refusing to encode the token; its text quotes part of it.
-            raise PermanentDeliveryError(
-                DESTINATION, self._target, "write: a token HTTP cannot carry (not Latin-1)"
-            ) from None
+        answer = post(
+            self._session,
+            self._url,
+            self._params,
+            lines_of(points, self._target).encode(),
+            timeout=self._settings.timeout,
+            target=self._target,
+            what="write: ",
+            credentials="a token",
+        )
         if answer.status >= 300:
             raise self._error_for(answer)
 
