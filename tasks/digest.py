@@ -69,7 +69,7 @@ class DigestDeliveryTask(LicmonTask):
 
 def standings() -> list[Standing]:
     config = runtime.config()
-    sites = list(config.sites)
+    sites = [site for site in config.sites if SERVER_LICENSE.frequency(site) is not None]
     states = runtime.fleet().read(SERVER_LICENSE.name, [site.name for site in sites])
     found = []
     for site in sites:

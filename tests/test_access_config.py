@@ -146,6 +146,38 @@ def test_a_site_may_opt_out_or_have_its_own_schedule(tmp_path: Path, certs: Path
     )
 
 
+def test_a_listed_site_may_leave_out_the_server_license(tmp_path: Path, certs: Path) -> None:
+    cert = {"clientCert": str(certs / "client.pem"), "clientCertKey": str(certs / "client_key.pem")}
+    document = butler(certs, server=False, access={"enable": True})
+    document["licmon"] = {
+        "sites": [
+            {"name": name, "host": f"{name}.example.com", "cert": cert, **extra}
+            for name, extra in {
+                "both": {},
+                "seats": {"serverLicense": {"enable": False}},
+                "own": {"frequency": "every 2 hours", "serverLicense": {"frequency": "at 6:00"}},
+            }.items()
+        ]
+    }
+    config = load(tmp_path, document)
+    assert [SERVER_LICENSE.frequency(site) for site in config.sites] == [
+        "every 24 hours",
+        None,
+        "at 6:00",
+    ]
+    assert sorted(beat_schedule(config)) == [
+        "access license check both",
+        "access license check own",
+        "access license check seats",
+        "license check both",
+        "license check own",
+    ]
+    document["licmon"]["sites"][1]["serverLicense"] = {"enabled": False}
+    assert problems(tmp_path, document) == [
+        "licmon.sites[1].serverLicense.enabled: unknown key; did you mean 'enable'?"
+    ]
+
+
 def test_influxdb_follows_butlers_licensemonitor_switch_and_tags(
     tmp_path: Path, certs: Path
 ) -> None:

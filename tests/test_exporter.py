@@ -170,6 +170,21 @@ def test_no_leader_no_lease_age_and_a_site_never_checked_has_no_license_metrics(
     assert of(samples, "licmon_dead_letters") == {"fine": 0}
 
 
+def test_a_site_watched_for_its_access_licenses_alone_has_no_server_license_metrics(
+    tmp_path: Path, redis_client: redis.Redis, redis_url: str
+) -> None:
+    fleet = FleetState(redis_client)
+    for site in ("fine", "seats-only"):  # seats-only's state: from before it opted out
+        fleet.succeeded(KIND, site, status("ok", "2027-06-01"), f"{site}@1", NOW)
+    samples = scrape(redis_client, write_config(tmp_path, redis_url, ["fine", "seats-only"]))
+    for name in (
+        "qlik_sense_license_expiry_timestamp_seconds",
+        "licmon_check_success",
+        "licmon_check_period_seconds",
+    ):
+        assert list(of(samples, name)) == ["fine"], name
+
+
 def test_redis_lost_while_serving_says_so_and_nothing_else(tmp_path: Path) -> None:
     closed = f"redis://:s3cret-password@127.0.0.1:{free_port()}/0"
     samples = scrape(redis.Redis.from_url(closed), write_config(tmp_path, closed, ["fine"]))

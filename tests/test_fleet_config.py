@@ -11,6 +11,7 @@ import pytest
 import yaml
 from celery import Celery
 
+from licmon.checks import ACCESS_LICENSE, SERVER_LICENSE
 from licmon.config import ConfigError, load_config
 from licmon.simulator import ensure_qlik_certs
 
@@ -152,11 +153,17 @@ def test_a_worker_consumes_what_it_started_with_never_a_zone_it_routes_to(
 def test_the_commented_example_names_a_zone_and_the_lease(tmp_path: Path, qlik_certs: Path) -> None:
     example = Path(__file__).resolve().parent.parent / "config" / "multi-site.yaml"
     (tmp_path / "licmon.yaml").write_text(example.read_text())
-    for name in ("prod", "test"):
+    for name in ("prod", "test", "analytics"):
         (tmp_path / "certs" / name).mkdir(parents=True)
         for pem in ("client.pem", "client_key.pem", "root.pem"):
             shutil.copy(qlik_certs / pem, tmp_path / "certs" / name / pem)
     secrets = {"LICMON_ALERT_WEBHOOK_URL_1": "https://hooks.example.com/x"}
     config = load_config(tmp_path / "licmon.yaml", env=secrets | {"LICMON_INFLUXDB_TOKEN": "t"})
-    assert [(s.name, s.zone) for s in config.sites] == [("prod", None), ("test", "lab-dc")]
+    assert [(s.name, s.zone) for s in config.sites] == [
+        ("prod", None),
+        ("test", "lab-dc"),
+        ("analytics", None),
+    ]
+    assert [SERVER_LICENSE.frequency(s) is not None for s in config.sites] == [True, True, False]
+    assert [ACCESS_LICENSE.frequency(s) is not None for s in config.sites] == [True, False, True]
     assert config.beat.lease_seconds == 15

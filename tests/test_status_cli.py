@@ -62,6 +62,8 @@ def write_config(tmp_path: Path, broker: str, sites: list[str]) -> Path:
             "sites": [
                 {"name": name, "host": f"{name}.example.com", "cert": cert}
                 | ({"zone": "east"} if name.startswith("east") else {})
+                # Watched for its access licenses alone.
+                | ({"serverLicense": {"enable": False}} if name.startswith("seats") else {})
                 for name in sites
             ],
         },
@@ -157,6 +159,19 @@ def test_every_site_from_the_state_with_the_leader_and_the_queues(
     assert lines[5].endswith("timeout: no answer")
     assert "beat: leader beat-host pid 4242, lease renewed" in out
     assert "queue license.fetch.east: 1" in out
+
+
+def test_a_site_watched_for_its_access_licenses_alone_is_left_out(
+    tmp_path: Path, redis_client: redis.Redis, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, redis_url, ["fine", "seats-only"])
+    FleetState(redis_client).succeeded(KIND, "fine", status_of("ok", 200), "f@1", datetime.now(UTC))
+    code, out, _ = run(capsys, config, "--json")
+    assert code == 0 and [site["site"] for site in json.loads(out)["sites"]] == ["fine"]
+    code, out, err = run(capsys, config, "--site", "seats-only")
+    assert (code, out) == (3, "")
+    assert "site 'seats-only': its server license is not checked" in err
+    assert "--access shows the access licenses" in err
 
 
 def test_no_leader_is_said(

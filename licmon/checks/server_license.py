@@ -60,8 +60,12 @@ class ServerLicenseCheck:
         monitor = document.Butler.qlikSenseLicense.serverLicenseMonitor
         if entry is None:
             return monitor.frequency if monitor.enable else None
-        # Every listed site, whatever `enable` says: as since the first release.
-        return str(entry.frequency or monitor.frequency)
+        # Every listed site, whatever `enable` says (as since the first release), unless
+        # the site opts out.
+        own = entry.serverLicense
+        if not own.enable:
+            return None
+        return str(own.frequency or entry.frequency or monitor.frequency)
 
     def feature(self, document: Any, key: str) -> tuple[str, Any] | None:
         destination = document.Butler.qlikSenseLicense.serverLicenseMonitor.destination

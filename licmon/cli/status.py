@@ -224,6 +224,19 @@ def run(args: argparse.Namespace) -> int:
         from licmon.cli.access_status import run_access_status
 
         return run_access_status(args, config, sites)
+    from licmon.checks import SERVER_LICENSE
+
+    # A site may be there for its access licenses alone.
+    sites = [site for site in sites if SERVER_LICENSE.frequency(site) is not None]
+    if not sites:
+        which = "no site's" if args.site is None else f"site {args.site!r}: its"
+        print(
+            f"licmon status: {which} server license is not checked "
+            "(serverLicenseMonitor.enable, licmon.sites[].serverLicense.enable); "
+            "--access shows the access licenses",
+            file=sys.stderr,
+        )
+        return EXIT_UNKNOWN
     now = datetime.now(UTC)
     view = read_state(config, lambda client: fleet_view(client, config, sites, now))
     if view is None:

@@ -93,6 +93,9 @@ class SiteEntry(Section):
     thresholdsDays: ThresholdLevels | None = None
     # Checked by the workers of this zone only (queue `license.fetch.<zone>`); none: central.
     zone: ZoneName | None = None
+    # The server license's check of this site: on unless `enable: false` (a site watched
+    # for its access licenses alone); its `frequency` wins over the site's `frequency`.
+    serverLicense: SiteKindSection = SiteKindSection()
     # The access licenses' check of this site (when `licenseMonitor.enable` is on).
     accessLicense: SiteKindSection = SiteKindSection()
 

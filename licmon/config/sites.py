@@ -60,7 +60,9 @@ def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
                         if entry.thresholdDays is None
                         else entry.thresholdDays
                     ),
-                    frequency=entry.frequency or monitor.frequency,
+                    frequency=(
+                        entry.serverLicense.frequency or entry.frequency or monitor.frequency
+                    ),
                     zone=entry.zone,
                     thresholds_days=(
                         None

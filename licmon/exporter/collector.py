@@ -132,9 +132,11 @@ class FleetCollector(Collector):
         today = now.astimezone(UTC).date()
         sites = list(self._config.sites)
         zones = {site.name: site.zone or "" for site in sites}
-        states = FleetState(self._redis).read(DEFAULT_KIND, [site.name for site in sites])
-        yield from self._license_families(sites, states, today, zones)
-        yield from self._check_families(sites, states, now, zones)
+        # The server license's sites: a site may be there for its access licenses alone.
+        checked = [site for site in sites if site.schedule(DEFAULT_KIND) is not None]
+        states = FleetState(self._redis).read(DEFAULT_KIND, [site.name for site in checked])
+        yield from self._license_families(checked, states, today, zones)
+        yield from self._check_families(checked, states, now, zones)
         yield from self._delivery_families(zones)
         yield from self._access_families(sites, zones)
 
