@@ -16,11 +16,53 @@ from urllib.parse import urlsplit
 
 import requests
 
-from licmon.bounded_http import DeadlineExceeded
+from licmon.bounded_http import Answer, DeadlineExceeded, bounded_request
 from licmon.core.text import printable
+from licmon.senders.errors import PermanentDeliveryError, TransientDeliveryError
 
 # What a sender reads of any answer: enough for an error message, never a flood.
 BODY_LIMIT = 8 * 1024
+
+
+def bounded_call(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    destination: str,
+    target: str,
+    what: str = "",
+    unencodable: str = "a header value",
+    **kwargs: object,
+) -> Answer:
+    """One call under its deadline (connect and read `timeout` each), reading `BODY_LIMIT`
+    of the answer at most; `kwargs` go to requests.
+
+    A call that fails is a Transient- or PermanentDeliveryError naming `target`, `what`
+    before the reason, never the URL or a header's value (`unencodable` names what HTTP
+    could not encode). Raised `from None`: a chained requests exception prints the URL.
+    """
+    try:
+        return bounded_request(
+            session,
+            method,
+            url,
+            timeout=(timeout, timeout),
+            limit=BODY_LIMIT,
+            oversize="truncate",
+            **kwargs,
+        )
+    except requests.RequestException as exc:
+        transient, reason = describe_request_exception(exc, timeout)
+        error_type = TransientDeliveryError if transient else PermanentDeliveryError
+        raise error_type(destination, target, f"{what}{reason}") from None
+    except ValueError:
+        # http.client refusing to encode a header (basic auth, a token, a static header);
+        # its text quotes part of the value.
+        raise PermanentDeliveryError(
+            destination, target, f"{what}{unencodable} HTTP cannot carry (not Latin-1)"
+        ) from None
 
 
 def redact_url(url: str) -> str:

@@ -16,10 +16,10 @@ from typing import Protocol
 
 import requests
 
-from licmon.bounded_http import Answer, bounded_request, bounded_session
+from licmon.bounded_http import Answer, bounded_session
 from licmon.core.notices import InfluxPoint
 from licmon.core.text import printable
-from licmon.senders._http import BODY_LIMIT, describe_request_exception, redact_url
+from licmon.senders._http import bounded_call, redact_url
 from licmon.senders.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
@@ -98,45 +98,6 @@ def lines_of(points: Sequence[InfluxPoint], target: str) -> str:
     return "\n".join(lines)
 
 
-def post(
-    session: requests.Session,
-    url: str,
-    params: Mapping[str, str],
-    data: bytes | None,
-    *,
-    timeout: float,
-    target: str,
-    what: str = "",
-    credentials: str = "credentials",
-) -> Answer:
-    """One POST to InfluxDB under the call's deadline, reading a few KB of answer at most.
-
-    A call that fails is a DeliveryError naming `target` (`what` before the reason), never
-    the URL or a credential: `credentials` names what HTTP could not encode.
-    """
-    try:
-        return bounded_request(
-            session,
-            "POST",
-            url,
-            params=params,
-            data=data,
-            timeout=(timeout, timeout),
-            limit=BODY_LIMIT,  # error texts and query results are small
-            oversize="truncate",
-        )
-    except requests.RequestException as exc:
-        transient, reason = describe_request_exception(exc, timeout)
-        error_type = TransientDeliveryError if transient else PermanentDeliveryError
-        raise error_type(DESTINATION, target, f"{what}{reason}") from None
-    except ValueError:
-        # http.client refusing to encode a header (basic auth, a token); its text quotes
-        # part of it.
-        raise PermanentDeliveryError(
-            DESTINATION, target, f"{what}{credentials} HTTP cannot carry (not Latin-1)"
-        ) from None
-
-
 def _quote_identifier(name: str) -> str:
     escaped = name.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
@@ -199,13 +160,16 @@ class _V1Writer:
     # -- HTTP --------------------------------------------------------------------------------
 
     def _request(self, path: str, params: dict[str, str], data: bytes | None) -> Answer:
-        return post(
+        return bounded_call(
             self._session,
+            "POST",
             f"{self._base}{path}",
-            params,
-            data,
+            params=params,
+            data=data,
             timeout=self._settings.timeout,
+            destination=DESTINATION,
             target=self._target,
+            unencodable="credentials",
         )
 
     def _post_write(self, line: str) -> Answer:

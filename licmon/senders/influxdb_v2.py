@@ -16,13 +16,14 @@ import requests
 from licmon.bounded_http import Answer, bounded_session
 from licmon.core.notices import InfluxPoint
 from licmon.core.text import printable
+from licmon.senders._http import bounded_call
 from licmon.senders.errors import (
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
     is_transient_http_status,
 )
-from licmon.senders.influxdb import DESTINATION, InfluxSettings, _server_name, lines_of, post
+from licmon.senders.influxdb import DESTINATION, InfluxSettings, _server_name, lines_of
 
 
 class V2Writer:
@@ -53,15 +54,17 @@ class V2Writer:
         self._session.close()
 
     def write_points(self, points: Sequence[InfluxPoint]) -> None:
-        answer = post(
+        answer = bounded_call(
             self._session,
+            "POST",
             self._url,
-            self._params,
-            lines_of(points, self._target).encode(),
+            params=self._params,
+            data=lines_of(points, self._target).encode(),
             timeout=self._settings.timeout,
+            destination=DESTINATION,
             target=self._target,
             what="write: ",
-            credentials="a token",
+            unencodable="a token",
         )
         if answer.status >= 300:
             raise self._error_for(answer)

@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from licmon.bounded_http import bounded_request, bounded_session
-from licmon.senders._http import BODY_LIMIT, describe_request_exception, location_host, redact_url
+from licmon.bounded_http import bounded_session
+from licmon.senders._http import bounded_call, location_host, redact_url
 from licmon.senders.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
@@ -94,25 +94,17 @@ def send_webhook(
     try:
         # Redirects are not followed: one to another host would carry our headers and body
         # there (a 302 to a cloud metadata address was followed, POST turned into GET).
-        answer = bounded_request(
+        # Only the status matters; a few KB of the answer are read at most.
+        answer = bounded_call(
             http,
             method,
             url,
-            timeout=(target.timeout, target.timeout),
-            limit=BODY_LIMIT,  # only the status matters; the rest is not read
-            oversize="truncate",
+            timeout=target.timeout,
+            destination=DESTINATION,
+            target=name,
+            what=f"{method}: ",
             **request_args,
         )
-    except requests.RequestException as exc:
-        transient, reason = describe_request_exception(exc, target.timeout)
-        error_type = TransientDeliveryError if transient else PermanentDeliveryError
-        # `from None`: the chained requests exception prints the full URL in tracebacks.
-        raise error_type(DESTINATION, name, f"{method}: {reason}") from None
-    except ValueError:
-        # http.client refusing to encode a header; its text quotes part of the value.
-        raise PermanentDeliveryError(
-            DESTINATION, name, f"{method}: a header value HTTP cannot carry (not Latin-1)"
-        ) from None
     finally:
         if own_session:
             http.close()
