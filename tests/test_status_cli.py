@@ -170,8 +170,11 @@ def test_a_site_watched_for_its_access_licenses_alone_is_left_out(
     assert code == 0 and [site["site"] for site in json.loads(out)["sites"]] == ["fine"]
     code, out, err = run(capsys, config, "--site", "seats-only")
     assert (code, out) == (3, "")
-    assert "site 'seats-only': its server license is not checked" in err
+    assert "site 'seats-only': server license not checked" in err
     assert "--access shows the access licenses" in err
+    # And the other way round: no site's access licenses are watched in this file.
+    code, out, err = run(capsys, config, "--access")
+    assert (code, out) == (3, "") and "every site: access licenses not checked" in err
 
 
 def test_no_leader_is_said(

@@ -197,6 +197,15 @@ def read_state(config: MonitorConfig, read: Callable[[redis.Redis], T]) -> T | N
         client.close()
 
 
+# What to say when a kind checks none of the sites asked about: the switches that decide it.
+_NOT_CHECKED = {
+    "server_license": "server license not checked (serverLicenseMonitor.enable, "
+    "licmon.sites[].serverLicense.enable); --access shows the access licenses",
+    "access_license": "access licenses not checked "
+    "(Butler.qlikSenseLicense.licenseMonitor.enable, licmon.sites[].accessLicense.enable)",
+}
+
+
 def run(args: argparse.Namespace) -> int:
     config = load_or_report(args)
     if config is None:
@@ -220,23 +229,19 @@ def run(args: argparse.Namespace) -> int:
         scheme = url.split(":", 1)[0]
         print(f"licmon status: the broker is {scheme}://, not Redis: no state", file=sys.stderr)
         return EXIT_UNKNOWN
+    from licmon.checks import ACCESS_LICENSE, SERVER_LICENSE
+
+    kind = ACCESS_LICENSE if args.access else SERVER_LICENSE
+    # A site may be there for one kind's check alone.
+    sites = [site for site in sites if kind.frequency(site) is not None]
+    if not sites:
+        where = "every site" if args.site is None else f"site {args.site!r}"
+        print(f"licmon status: {where}: {_NOT_CHECKED[kind.name]}", file=sys.stderr)
+        return EXIT_UNKNOWN
     if args.access:
         from licmon.cli.access_status import run_access_status
 
         return run_access_status(args, config, sites)
-    from licmon.checks import SERVER_LICENSE
-
-    # A site may be there for its access licenses alone.
-    sites = [site for site in sites if SERVER_LICENSE.frequency(site) is not None]
-    if not sites:
-        which = "no site's" if args.site is None else f"site {args.site!r}: its"
-        print(
-            f"licmon status: {which} server license is not checked "
-            "(serverLicenseMonitor.enable, licmon.sites[].serverLicense.enable); "
-            "--access shows the access licenses",
-            file=sys.stderr,
-        )
-        return EXIT_UNKNOWN
     now = datetime.now(UTC)
     view = read_state(config, lambda client: fleet_view(client, config, sites, now))
     if view is None:
