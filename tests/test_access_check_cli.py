@@ -25,6 +25,7 @@ from licmon.simulator import (
     run_simulator,
 )
 from licmon.state.access_history import key
+from tests.pipeline_support import site_entries
 from tests.services import REDIS_URL, free_port
 
 TODAY = datetime.now(UTC).date()
@@ -46,20 +47,7 @@ def sim(certs: QlikCerts) -> Iterator[Simulator]:
 
 
 def document(certs: QlikCerts, sim: Simulator, **licmon: Any) -> dict[str, Any]:
-    sites = [
-        {
-            "name": name,
-            "host": "127.0.0.1",
-            "port": site.port,
-            "verifyHostname": False,
-            "cert": {
-                "clientCert": str(certs.client_cert),
-                "clientCertKey": str(certs.client_key),
-                "clientCertCA": str(certs.root_ca),
-            },
-        }
-        for name, site in sim.sites.items()
-    ]
+    sites = site_entries(certs, sim)
     return {
         "Butler": {"qlikSenseLicense": {"licenseMonitor": {"enable": True}}},
         "licmon": {

@@ -16,6 +16,7 @@ from licmon.cli.check import EXIT_EXPIRED, EXIT_OK, EXIT_UNKNOWN, EXIT_WARNING
 from licmon.cli.main import main
 from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, ensure_qlik_certs, run_simulator
 from licmon.simulator.server import Simulator
+from tests.pipeline_support import site_entries
 from tests.services import free_port
 
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -33,20 +34,7 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> QlikCerts:
 def site_config(
     certs: QlikCerts, simulator: Simulator, extra: dict[str, int] | None = None
 ) -> dict:
-    sites = [
-        {
-            "name": name,
-            "host": "127.0.0.1",
-            "port": site.port,
-            "verifyHostname": False,
-            "cert": {
-                "clientCert": str(certs.client_cert),
-                "clientCertKey": str(certs.client_key),
-                "clientCertCA": str(certs.root_ca),
-            },
-        }
-        for name, site in simulator.sites.items()
-    ]
+    sites = site_entries(certs, simulator)
     for name, port in (extra or {}).items():
         sites.append(sites[0] | {"name": name, "port": port})
     return {
