@@ -164,6 +164,14 @@ def client(broker: str = BROKER_URL, backend: str = RESULT_BACKEND) -> Celery:
 
 
 INFLUX_DB = "butler_e2e"
+# Retries short enough for a test to wait out: two quick attempts, then one retry 1 s later.
+QUICK_RETRIES = {
+    "quickAttempts": 2,
+    "quickWindowSeconds": 1,
+    "retries": 1,
+    "backoffSeconds": 1,
+    "backoffMaxSeconds": 1,
+}
 
 
 def site_entries(
@@ -273,13 +281,7 @@ def document(
             "sites": sites,
             "mqtt": {"siteSubtopic": True},
             "timeouts": {"webhook": 1, "influxDb": 1, "mqtt": 2, "qrsRead": 2},
-            "retries": {
-                "quickAttempts": 2,
-                "quickWindowSeconds": 1,
-                "retries": 1,
-                "backoffSeconds": 1,
-                "backoffMaxSeconds": 1,
-            },
+            "retries": dict(QUICK_RETRIES),
         },
     }
 

@@ -40,7 +40,7 @@ from licmon.simulator import (
 from tests.conftest import service_missing
 from tests.http_receiver import HttpReceiver, run_receiver
 from tests.mqtt_private_broker import PrivateBroker, make_test_pki, mosquitto_available
-from tests.pipeline_support import REPO, Deployment, wait_for, worker_settled
+from tests.pipeline_support import QUICK_RETRIES, REPO, Deployment, wait_for, worker_settled
 from tests.services import free_port, port_open, stop_process
 
 pytestmark = pytest.mark.services
@@ -186,13 +186,7 @@ def document(
             ],
             "mqtt": {"username": "licmon", "password": s["mqtt_password"]},
             "timeouts": {"webhook": 1, "influxDb": 1, "mqtt": 2, "qrsConnect": 1, "qrsRead": 2},
-            "retries": {
-                "quickAttempts": 2,
-                "quickWindowSeconds": 1,
-                "retries": 1,
-                "backoffSeconds": 1,
-                "backoffMaxSeconds": 1,
-            },
+            "retries": dict(QUICK_RETRIES),
         },
     }
 
