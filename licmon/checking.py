@@ -10,8 +10,8 @@ from typing import Any
 
 from licmon.checks import CheckKind
 from licmon.config.model import MonitorConfig, Site
+from licmon.core.source import SourceError
 from licmon.qrs.client import QrsClient, QrsEndpoint
-from licmon.qrs.errors import QrsError
 
 
 def endpoint_for(site: Site) -> QrsEndpoint:
@@ -37,6 +37,6 @@ def check_site(
     """Fetch and judge; a QRS failure becomes the kind's failed status, with the reason."""
     try:
         answer = kind.fetch(client)
-    except QrsError as exc:
+    except SourceError as exc:
         return kind.failed(site, checked_at, str(exc))
     return kind.evaluate(site, answer, checked_at, config)

@@ -29,8 +29,8 @@ from tenacity import (
 from licmon.claims import DONE
 from licmon.config.model import RetryPolicy
 from licmon.config.reliability import QUICK_WAIT_MAX
+from licmon.core.source import SourceError
 from licmon.deadletters import DeadLetter
-from licmon.qrs.errors import QrsError
 from licmon.senders.errors import DeliveryError
 from licmon.state import metrics
 from tasks import counting
@@ -50,7 +50,7 @@ class RedeliveryLimit(Exception):
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, DeliveryError | QrsError):
+    if isinstance(exc, DeliveryError | SourceError):
         return exc.transient
     # Redis holds the claims and rate limits: its blips pass; a soft time limit may too.
     return isinstance(exc, redis.RedisError | SoftTimeLimitExceeded)

@@ -8,10 +8,11 @@ trust, permissions, no license, something that is not QRS answering) is permanen
 
 from __future__ import annotations
 
+from licmon.core.source import SourceError
 from licmon.core.text import printable
 
 
-class QrsError(Exception):
+class QrsError(SourceError):
     """A QRS call failed. ``str()`` is one line naming the site."""
 
     kind: str = "qrs_error"
