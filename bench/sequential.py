@@ -27,11 +27,11 @@ def checker(config_path: str, state_url: str) -> Callable[[str, str], None]:
     import datetime as dt
 
     from licmon.checking import endpoint_for
-    from licmon.checks import SERVER_LICENSE
-    from licmon.config import load_config
+    from licmon.checks.server_license import SERVER_LICENSE
     from licmon.core import payloads
     from licmon.core.alerts import CheckOutcome
-    from licmon.destinations import DESTINATIONS, Delivery
+    from licmon.destinations.base import Delivery
+    from licmon.plugins import DESTINATIONS, load_config
     from licmon.qrs.client import QrsClient
     from licmon.resources import Resources
 

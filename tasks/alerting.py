@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from licmon.checks import CheckKind
+from licmon.checks.base import CheckKind
 from licmon.config.model import MonitorConfig, Site
 from licmon.core.alerts import CheckOutcome
-from licmon.destinations import DESTINATIONS
 from tasks.base import quickly
 from worker import runtime
 
@@ -38,7 +37,7 @@ def plan(
 ) -> list[Planned]:
     """Every delivery of this check, with the alerts decided for each alert target."""
     routes: list[tuple[str, list[str], list[str]]] = []
-    for destination in DESTINATIONS:
+    for destination in config.plugins.destinations:
         settings = config.settings(destination.name, kind.name)
         if settings is None:
             continue

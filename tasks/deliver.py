@@ -1,5 +1,5 @@
 """`deliver.<destination>`: one check to one target. One task family per destination, each
-on its own queue, registered from `licmon.destinations.DESTINATIONS`."""
+on its own queue, registered from `licmon.plugins.DESTINATIONS`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 from celery import Task
 
-from licmon.checks import DEFAULT_KIND, check_kind
 from licmon.core.alerts import CheckOutcome, Message
-from licmon.destinations import DESTINATIONS, Delivery, Destination
+from licmon.destinations.base import Delivery, Destination
+from licmon.plugins import DESTINATIONS
 from licmon.senders.errors import PermanentDeliveryError
 from tasks.base import LicmonTask, quickly
 from worker import runtime
@@ -28,9 +28,9 @@ class DeliveryTask(LicmonTask):
         return self.destination.name
 
     def claim_name(self, arguments: dict[str, Any]) -> str:
+        kind = arguments.get("kind") or runtime.config().plugins.default_kind.name
         return (
-            f"delivery:{arguments['check_id']}:{arguments['kind']}:"
-            f"{self.destination.name}:{arguments['target']}"
+            f"delivery:{arguments['check_id']}:{kind}:{self.destination.name}:{arguments['target']}"
         )
 
     def describe(self, arguments: dict[str, Any]) -> dict[str, str]:
@@ -49,7 +49,7 @@ def deliver(
     status: dict[str, Any],
     check_id: str,
     tick: str,
-    kind: str,
+    kind: str | None,
     outcome: dict[str, Any] | None,
     alerts: list[dict[str, Any]] | None,
 ) -> str:
@@ -57,7 +57,7 @@ def deliver(
     settings = config.settings(destination.name, kind)
     if settings is None:
         raise PermanentDeliveryError(destination.name, target, "not configured in this worker")
-    check = check_kind(kind)
+    check = config.plugins.kind(kind)
     judged = check.from_json(status)
     where = config.site(site)
     moment = datetime.fromisoformat(tick)
@@ -106,7 +106,7 @@ def _register(destination: Destination) -> Task:
         status: dict[str, Any],
         check_id: str,
         tick: str,
-        kind: str = DEFAULT_KIND,
+        kind: str | None = None,
         replay_of: str | None = None,
         outcome: dict[str, Any] | None = None,
         alerts: list[dict[str, Any]] | None = None,

@@ -1,5 +1,6 @@
 """`alerts.digest`: once per tick of `licmon.alerts.digest`, one message to every alert
-target listing every site at or below a level, sorted by days left.
+target listing everything at or below a level, sorted by days left: each check kind gives
+its lines (`CheckKind.digest_rows`: a license, a certificate).
 
 Beat sends `alerts.digest` with its tick (only the leading beat; the claim refuses a second
 one for the same tick). It reads each site's last successful check from the fleet state
@@ -11,16 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from celery import Task
 
-from licmon.checks import SERVER_LICENSE
 from licmon.config.reliability import PUBLISH_RETRY
 from licmon.core.alerts import CheckOutcome, Message
-from licmon.core.digest import Standing, digest, digest_notice
-from licmon.destinations import DESTINATIONS, Delivery
+from licmon.core.digest import DigestRow, digest_notice, digest_of
+from licmon.destinations.base import Delivery
 from licmon.senders.errors import PermanentDeliveryError
 from tasks.base import LicmonTask, quickly
 from worker import runtime
@@ -67,16 +67,15 @@ class DigestDeliveryTask(LicmonTask):
         }
 
 
-def standings() -> list[Standing]:
+def rows(today: date) -> list[DigestRow]:
+    """Every kind's lines, from each site's last successful check of that kind."""
     config = runtime.config()
-    sites = [site for site in config.sites if SERVER_LICENSE.frequency(site) is not None]
-    states = runtime.fleet().read(SERVER_LICENSE.name, [site.name for site in sites])
     found = []
-    for site in sites:
-        state = states[site.name]
-        levels = config.levels(site) or (site.threshold_days,)
-        status = None if state is None else (state.success_status or None)
-        found.append(Standing(site.name, status, max(levels)))
+    for kind in config.plugins.kinds:
+        sites = config.sites_of(kind.name)
+        if sites:
+            states = runtime.fleet().read(kind.name, [site.name for site in sites])
+            found += kind.digest_rows(config, states, today)
     return found
 
 
@@ -85,13 +84,13 @@ def send_digest(self: Task, tick: str | None = None) -> dict[str, Any]:
     config = runtime.config()
     moment = datetime.now(UTC)
     tick = tick or moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    message = digest(standings(), moment.date())
+    message = digest_of(rows(moment.date()))
     if message is None:
         log.info("digest %s: no site at or below a level; nothing to send", tick)
         return {"tick": tick, "sites": 0, "deliveries": []}
     sent = []
     with app.producer_or_acquire() as producer:
-        for each in DESTINATIONS:
+        for each in config.plugins.destinations:
             settings = config.settings(each.name)
             if settings is None:
                 continue
@@ -129,7 +128,7 @@ def send_digest_to(
     replay_of: str | None = None,
 ) -> str:
     config = runtime.config()
-    chosen = next(each for each in DESTINATIONS if each.name == destination)
+    chosen = config.plugins.destination(destination)
     settings = config.settings(destination)
     if settings is None or target not in chosen.alert_targets(settings):
         raise PermanentDeliveryError(destination, target, "not configured in this worker")
@@ -139,7 +138,7 @@ def send_digest_to(
     every_site = dataclasses.replace(config.sites[0], name=EVERY_SITE, tags=(), zone=None)
     delivery = Delivery(
         site=every_site,
-        kind=SERVER_LICENSE,
+        kind=config.plugins.default_kind,
         status=None,
         notices=[notice],
         check_id=f"digest@{tick}",

@@ -5,9 +5,9 @@ Five layers, each failing in its own way:
 2. judge: pure;
 3. plan: every target of the check, and the alerts each alert target is due, decided once
    against its history (tasks/alerting.py);
-4. publish the whole fan-out through one producer, outside the QRS retry: a broker error
-   is retried as a broker error (kombu's publish retry, then the task's own retry carrying
-   the status and outcome), never by fetching again;
+4. publish the whole fan-out through one producer, outside the source's retry: a broker
+   error is retried as a broker error (kombu's publish retry, then the task's declared
+   retry carrying the status and outcome), never by fetching again;
 5. complete the claim (`LicmonTask.__call__`).
 
 A check that gives up (`on_failure`) is planned and published too: InfluxDB records it, and
@@ -25,18 +25,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task
-from celery.utils.time import get_exponential_backoff_interval
 from kombu.exceptions import OperationalError
 
-from licmon.checking import endpoint_for
-from licmon.checks import DEFAULT_KIND, CheckKind, check_kind
+from licmon.checks.base import CheckKind
 from licmon.config.model import MonitorConfig, Site
 from licmon.config.reliability import PUBLISH_RETRY
 from licmon.core.alerts import CheckOutcome
-from licmon.qrs.client import QrsClient
 from tasks import counting, fleet, gate
 from tasks.alerting import Planned, plan
-from tasks.base import Done, LicmonTask, quickly
+from tasks.base import Done, LicmonTask, Retryable, quickly
 from tasks.deliver import DELIVERY_TASKS
 from worker import runtime
 from worker.app import app
@@ -45,9 +42,7 @@ from worker.beat import instant_text
 from worker.settings import FETCH_TASK
 
 log = logging.getLogger("licmon.tasks")
-# QRS clients a worker process keeps (each holds at most one idle TLS connection).
-QRS_CLIENTS_KEPT = 32
-# The error kind of a check whose QRS answered with something that is no readable license.
+# The error kind of a check whose source answered with something its kind cannot read.
 UNREADABLE = "unreadable_answer"
 
 
@@ -57,7 +52,8 @@ class FetchTask(LicmonTask):
     def claim_name(self, arguments: dict[str, Any]) -> str:
         # A check sent by hand with a site alone is its own check.
         check = arguments.get("check_id") or f"task:{self.request.id}"
-        return f"check:{arguments.get('kind') or DEFAULT_KIND}:{check}"
+        kind = arguments.get("kind") or runtime.config().plugins.default_kind.name
+        return f"check:{kind}:{check}"
 
     def describe(self, arguments: dict[str, Any]) -> dict[str, str]:
         site = str(arguments.get("site", ""))
@@ -95,7 +91,7 @@ class FetchTask(LicmonTask):
         config = runtime.config()
         try:
             site = config.site(str(arguments.get("site")))
-            kind = check_kind(arguments.get("kind") or DEFAULT_KIND)
+            kind = config.plugins.kind(arguments.get("kind"))
         except KeyError:
             return  # not a configured site or kind: nobody to tell
         now = datetime.now(UTC)
@@ -139,19 +135,11 @@ class FetchTask(LicmonTask):
 
 
 def read(kind: CheckKind, site: Site, config: MonitorConfig) -> Any:
-    """Layers 1 and 2: the QRS answer, judged (a status with an `error` when the answer
-    could not be read as a license)."""
-
-    # The site's client (and its TLS connection) is kept while the site is among the most
-    # recently checked of this process: reused by frequent checks, never piling up.
-    client = runtime.resources().recent(
-        ("qrs", site), lambda: QrsClient(endpoint_for(site)), keep=QRS_CLIENTS_KEPT
-    )
-
-    def call() -> Any:
-        return kind.fetch(client)
-
-    answer = quickly(call, config.retry)
+    """Layers 1 and 2: the kind's source, read, and judged (a status with an `error` when
+    what it read could not be judged)."""
+    # The kind keeps what is worth keeping (a site's QRS client) in the process's resources.
+    connections = runtime.resources()
+    answer = quickly(lambda: kind.fetch(site, connections), config.retry)
     return kind.evaluate(site, answer, datetime.now(UTC), config)
 
 
@@ -196,12 +184,13 @@ def fetch_license(
     site: str,
     check_id: str | None = None,
     tick: str | None = None,
-    kind: str = DEFAULT_KIND,
+    kind: str | None = None,
     status: dict[str, Any] | None = None,
     replay_of: str | None = None,
     outcome: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Beat sends `site`, `check_id`, `tick` and `kind`; by hand, `site` alone checks it now.
+    """Beat sends `site`, `check_id`, `tick` and `kind`; by hand, `site` alone checks it now
+    (for the default kind).
 
     `status` and `outcome` are set only by this task's own retry after a broker error: the
     check was read and judged already and is not read again. `replay_of` is the task id of
@@ -209,7 +198,8 @@ def fetch_license(
     """
     config = runtime.config()
     target_site = config.site(site)
-    check = check_kind(kind)
+    check = config.plugins.kind(kind)
+    kind = check.name
     moment = datetime.now(UTC)
     tick = tick or instant_text(moment)
     check_id = check_id or make_check_id(site, moment)
@@ -227,25 +217,19 @@ def fetch_license(
         log.warning(
             "checked %s (%s) but the broker refused the deliveries: %s", site, check_id, exc
         )
-        countdown = get_exponential_backoff_interval(
-            factor=self.retry_backoff,
-            retries=self.request.retries,
-            maximum=self.retry_backoff_max,
-            full_jitter=True,
-        )
-        raise self.retry(
-            exc=exc,
-            countdown=countdown,
-            kwargs={
-                "site": site,
-                "check_id": check_id,
-                "tick": tick,
-                "kind": kind,
-                "status": status,
-                "replay_of": replay_of,
-                "outcome": result.to_json(),
-            },
-        ) from None
+        # The declared retry (tasks/base.py, worker/settings.py) sends the task again with
+        # the request's arguments: these carry what was read, so it is not read again.
+        self.request.kwargs = {
+            "site": site,
+            "check_id": check_id,
+            "tick": tick,
+            "kind": kind,
+            "status": status,
+            "replay_of": replay_of,
+            "outcome": result.to_json(),
+        }
+        self.request.args = ()
+        raise Retryable(f"the broker refused the deliveries: {exc}") from exc
     log.info(
         "checked %s (%s): %s; delivering to %s",
         site,
@@ -264,8 +248,8 @@ def checked(
     moment: datetime,
     started: float,
 ) -> CheckOutcome:
-    """A check whose QRS answered: recorded for the fleet view, and its outcome. An answer
-    that is no readable license is a failed check, and a permanent one."""
+    """A check whose source answered: recorded for the fleet view, and its outcome. An
+    answer its kind cannot judge is a failed check, and a permanent one."""
     duration_ms = (time.monotonic() - started) * 1000
     reason = status.get("error")
     if not reason:

@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from licmon.checks import CheckKind
+from licmon.checks.base import CheckKind
 from worker import runtime
 
 log = logging.getLogger("licmon.tasks")

@@ -16,7 +16,6 @@ from typing import Any
 
 from celery import Task
 
-from licmon.checks import DEFAULT_KIND
 from licmon.state.queues import fetch_queue
 from tasks.base import Done
 from worker import runtime
@@ -28,9 +27,11 @@ log = logging.getLogger("licmon.tasks")
 
 
 def prepare(task: Task, arguments: dict[str, Any]) -> dict[str, Any] | Done:
-    site, kind = arguments.get("site"), arguments.get("kind") or DEFAULT_KIND
+    config = runtime.config()
+    site = arguments.get("site")
+    kind = arguments.get("kind") or config.plugins.default_kind.name
     try:
-        wanted = fetch_queue(runtime.config().site(str(site)).zone)
+        wanted = fetch_queue(config.site(str(site)).zone)
     except KeyError:
         return arguments  # the run fails on the unknown site, with its own message
     taken = runtime.pending().take(kind, str(site), task.request.id)

@@ -13,6 +13,7 @@ import pytest
 import redis
 import yaml
 
+from licmon.checks.access_license.history import key
 from licmon.cli.main import main
 from licmon.simulator import (
     QlikCerts,
@@ -24,7 +25,6 @@ from licmon.simulator import (
     ensure_qlik_certs,
     run_simulator,
 )
-from licmon.state.access_history import key
 from tests.pipeline_support import site_entries
 from tests.services import REDIS_URL, free_port
 
@@ -178,4 +178,4 @@ def test_no_forecast_without_redis_and_no_site_without_the_monitor(
     doc["Butler"]["qlikSenseLicense"]["licenseMonitor"]["enable"] = False
     code, out, err = run(tmp_path, doc, capsys)
     assert code == 3 and out == ""
-    assert "no site's access licenses are checked" in err
+    assert "every site: access licenses not checked" in err

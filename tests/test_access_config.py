@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import yaml
 
-from licmon.checks import ACCESS_LICENSE, SERVER_LICENSE
-from licmon.checks.access_license import minimums, sibling_topic
-from licmon.config import load_config
+from licmon.checks.access_license import ACCESS_LICENSE, minimums, sibling_topic
+from licmon.checks.server_license import SERVER_LICENSE
 from licmon.config.errors import ConfigError
 from licmon.config.schema import document_model
 from licmon.core.access_license import Minimum
+from licmon.plugins import PLUGINS, load_config
 from licmon.simulator import ensure_qlik_certs
 from worker.beat import beat_schedule
 
@@ -278,7 +278,7 @@ def test_access_alerts_are_read_and_checked(tmp_path: Path, certs: Path) -> None
     }
     config = load(tmp_path, document)
     assert config.sites
-    model = document_model().model_validate(document)
+    model = document_model(PLUGINS).model_validate(document)
     assert minimums(model) == {
         "professional": Minimum(5, 10.0, 30),
         "tokens_available": Minimum(None, 2.5, None),

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from licmon.checking import check_site, endpoint_for
-from licmon.checks import ACCESS_LICENSE
-from licmon.config import load_config_text
+from licmon.checks.access_license import ACCESS_LICENSE
 from licmon.core.alerts import CheckOutcome
-from licmon.destinations import Delivery, destination
+from licmon.destinations.base import Delivery
+from licmon.plugins import PLUGINS, load_config_text
 from licmon.qrs.client import QrsClient
 from licmon.resources import Resources
 from licmon.simulator import (
@@ -31,6 +31,8 @@ from licmon.simulator import (
 from tests.mqtt_private_broker import Subscriber
 from tests.qrs_support import session_certs
 from tests.services import REDIS_URL, InfluxServer
+
+destination = PLUGINS.destination
 
 TICK = dt.datetime(2026, 3, 1, 6, 0, tzinfo=dt.UTC)
 

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import redis
 
+from licmon.checks.access_license import history as access_history
+from licmon.checks.access_license.history import KEEP_DAYS, forecasts, key, readings, record
 from licmon.core.access_license import AccessStatus, failed_access
 from licmon.core.forecast import exhausts_in_days
-from licmon.state import access_history
-from licmon.state.access_history import KEEP_DAYS, forecasts, key, readings, record
 
 DAY = date(2026, 3, 1)
 

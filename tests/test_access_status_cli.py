@@ -12,10 +12,10 @@ import pytest
 import redis
 import yaml
 
+from licmon.checks.access_license.history import key, record
 from licmon.cli.main import main
 from licmon.core.access_license import AccessStatus
 from licmon.simulator import ensure_qlik_certs
-from licmon.state.access_history import key, record
 from licmon.state.fleet import FleetState
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from licmon.config import ConfigError, load_config
+from licmon.config import ConfigError
 from licmon.core import payloads
 from licmon.core.alerts import CHECK_FAILING, Message
 from licmon.core.license_alerts import ABOUT_TO_EXPIRE
+from licmon.plugins import load_config
 from tests.test_config import butler_doc, certs, dump, qlik_certs  # noqa: F401
 
 
@@ -142,7 +143,7 @@ def test_access_alert_texts_come_from_their_templates(
     tmp_path: Path,
     certs: Path,  # noqa: F811
 ) -> None:
-    from licmon.checks import ACCESS_LICENSE
+    from licmon.checks.access_license import ACCESS_LICENSE
     from licmon.core.access_alerts import ACCESS_LOW
 
     document = with_alerts(

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from licmon.checks.server_license import SERVER_LICENSE
 from licmon.cli.main import main
-from licmon.config import ConfigError, DateOrder, load_config
+from licmon.config import ConfigError, DateOrder
+from licmon.plugins import load_config
 from licmon.simulator import ensure_qlik_certs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,17 +73,17 @@ def test_seed_block_loads_verbatim(tmp_path: Path, certs: Path) -> None:
     shutil.copytree(certs, tmp_path / ".licmon" / "certs")
     config = load_config(shutil.copy(SEED, tmp_path / "config" / "seed.yaml"), env={})
     (site,) = config.sites
-    assert (site.name, site.host, site.port, site.threshold_days) == (
+    assert (site.name, site.host, site.port, SERVER_LICENSE.threshold(site)) == (
         "localhost",
         "localhost",
         4242,
         60,
     )
-    assert site.frequency == "every 24 hours"
+    assert site.schedule(SERVER_LICENSE.name) == "every 24 hours"
     assert site.client_cert == tmp_path / "config" / "../.licmon/certs/client.pem"
     assert site.headers == (("X-Qlik-User", "UserDirectory=Internal;UserId=sa_repository"),)
     assert site.verify_hostname is False
-    assert config.destinations == {}
+    assert config.destinations == {SERVER_LICENSE.name: {}}
 
 
 def test_full_butler_production_config_loads_and_ignores_the_rest(
@@ -89,7 +91,7 @@ def test_full_butler_production_config_loads_and_ignores_the_rest(
 ) -> None:
     config = load_config(shutil.copy(PRODUCTION, tmp_path / "butler.yaml"), env={})
     (site,) = config.sites
-    assert (site.name, site.threshold_days, site.reject_unauthorized) == (
+    assert (site.name, SERVER_LICENSE.threshold(site), site.reject_unauthorized) == (
         "sense-central.example.com",
         45,
         False,
@@ -356,7 +358,12 @@ def test_multi_site_form(tmp_path: Path, certs: Path) -> None:
     config = load_config(write(tmp_path, MULTI_SITE), env={})
     prod, test = config.sites
     assert config.date_order is DateOrder.DAY_FIRST
-    assert (prod.name, prod.threshold_days, prod.frequency, prod.verify_hostname) == (
+    assert (
+        prod.name,
+        SERVER_LICENSE.threshold(prod),
+        prod.schedule(SERVER_LICENSE.name),
+        prod.verify_hostname,
+    ) == (
         "prod",
         90,
         "every 6 hours",
@@ -365,7 +372,12 @@ def test_multi_site_form(tmp_path: Path, certs: Path) -> None:
     assert prod.tags == (("env", "prod"), ("region", "42"))
     assert prod.headers == (("X-Env", "prod"),)
     assert prod.root_ca == tmp_path / "certs" / "root.pem"
-    assert (test.port, test.threshold_days, test.frequency, test.root_ca) == (
+    assert (
+        test.port,
+        SERVER_LICENSE.threshold(test),
+        test.schedule(SERVER_LICENSE.name),
+        test.root_ca,
+    ) == (
         4243,
         60,
         "every 24 hours",
@@ -428,7 +440,7 @@ def test_frequency_later_js_parses_but_cannot_run_is_refused(tmp_path: Path, cer
 )
 def test_butler_frequencies_are_accepted(tmp_path: Path, certs: Path, text: str) -> None:
     (site,) = load_config(dump(tmp_path, butler_doc(certs, frequency=text)), env={}).sites
-    assert site.frequency == text
+    assert site.schedule(SERVER_LICENSE.name) == text
 
 
 def test_task_events_are_on_by_default_and_can_be_turned_off(tmp_path: Path, certs: Path) -> None:

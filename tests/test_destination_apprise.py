@@ -24,13 +24,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from pydantic import SecretStr
 
-from licmon.checks import SERVER_LICENSE
-from licmon.config import ConfigError, load_config
+from licmon.checks.server_license import SERVER_LICENSE
+from licmon.config import ConfigError
 from licmon.config.model import Site
 from licmon.core import payloads
 from licmon.core.alerts import CheckOutcome
 from licmon.core.server_license import LicenseStatus, evaluate_license
-from licmon.destinations import Delivery, destination
+from licmon.destinations.base import Delivery
+from licmon.plugins import PLUGINS, load_config
 from licmon.resources import Resources
 from licmon.senders.apprise import APPRISE_LOGGER, AppriseTarget, send_apprise
 from licmon.senders.errors import PermanentDeliveryError, TransientDeliveryError
@@ -45,6 +46,8 @@ from tests.pipeline_support import (
     wait_for,
 )
 from tests.services import MQTT_PORT, REDIS_URL, InfluxServer, free_port
+
+destination = PLUGINS.destination
 
 pytest_plugins = ["tests.pipeline_fixtures"]
 

@@ -17,9 +17,9 @@ import requests
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from licmon.config import load_config
 from licmon.deadletters import DeadLetter, DeadLetters
 from licmon.exporter.collector import FleetCollector, version
+from licmon.plugins import load_config
 from licmon.state import metrics
 from licmon.state.fleet import FleetState
 from licmon.state.lease import Lease
@@ -280,8 +280,8 @@ def test_access_licenses_per_site_and_type_with_their_forecast(
 ) -> None:
     import yaml
 
+    from licmon.checks.access_license import history as access_history
     from licmon.core.access_license import AccessStatus
-    from licmon.state import access_history
 
     path = write_config(tmp_path, redis_url, ["acc-a", "acc-b"])
     document = yaml.safe_load(path.read_text())

@@ -11,8 +11,10 @@ import pytest
 import yaml
 from celery import Celery
 
-from licmon.checks import ACCESS_LICENSE, SERVER_LICENSE
-from licmon.config import ConfigError, load_config
+from licmon.checks.access_license import ACCESS_LICENSE
+from licmon.checks.server_license import SERVER_LICENSE
+from licmon.config import ConfigError
+from licmon.plugins import load_config
 from licmon.simulator import ensure_qlik_certs
 
 

@@ -71,11 +71,11 @@ def test_every_destination_is_wired_from_its_one_line_in_the_list() -> None:
     """What makes "a destination is one module plus one line" true: everything else (YAML
     sections, queue, route, task, beat-free fan-out) is derived from `DESTINATIONS`."""
     from licmon.config.schema import document_model
-    from licmon.destinations import DESTINATIONS
+    from licmon.plugins import DESTINATIONS, PLUGINS
     from tasks.deliver import DELIVERY_TASKS
     from worker.settings import queues, routes
 
-    document = document_model()()
+    document = document_model(PLUGINS)()
     butler, ours = document.Butler, document.licmon
     monitor = butler.qlikSenseLicense.serverLicenseMonitor
     queue_names = {queue.name for queue in queues()}

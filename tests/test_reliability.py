@@ -7,13 +7,14 @@ import textwrap
 
 import pytest
 
-from licmon.config import ConfigError, load_config_text
+from licmon.config import ConfigError
 from licmon.config.reliability import (
     RESTORE_BOUND_SECONDS,
     claim_seconds,
     countdown_bound,
     longest_countdown,
 )
+from licmon.plugins import load_config_text
 
 
 def load(licmon: str = "{}") -> object:

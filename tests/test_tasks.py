@@ -8,6 +8,7 @@ fan-out, and a check kind the pipeline has never heard of.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import textwrap
 import uuid
@@ -22,10 +23,10 @@ from celery.contrib.testing.worker import start_worker
 from celery.utils.time import get_exponential_backoff_interval
 
 from licmon.claims import Claims
-from licmon.config import load_config_text
 from licmon.config.model import RetryPolicy
 from licmon.core.alerts import CheckOutcome, Message
 from licmon.core.notices import InfluxPoint, Notice
+from licmon.plugins import load_config_text
 from licmon.qrs.errors import QrsServerError, QrsUntrustedServerError
 from licmon.senders.errors import PermanentDeliveryError, TransientDeliveryError
 from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, ensure_qlik_certs, run_simulator
@@ -368,6 +369,7 @@ class NodeCountCheck:
     """A made-up kind (how many nodes a site reports): no license field anywhere."""
 
     name = "node_count"
+    aliases = ()
     monitor_key = "nodeCountMonitor"
     label = "node count"
     check_measurement = "node_count_check"
@@ -405,15 +407,23 @@ class NodeCountCheck:
 def test_a_new_check_kind_is_planned_and_delivered_without_pipeline_changes(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import licmon.checks
+    from licmon.registry import Registry
     from tasks.alerting import plan
     from tasks.deliver import DELIVERY_TASKS
     from worker import runtime
 
     kind = NodeCountCheck()
-    monkeypatch.setattr(licmon.checks, "CHECK_KINDS", (*licmon.checks.CHECK_KINDS, kind))
     status = NodeCount("alpha", 3)
-    config = runtime.config()
+    # Registered in this test only: the worker's configuration gains the kind, whose
+    # destination switches are the default kind's (what its own `feature` would say).
+    given = runtime.config()
+    plugins = given.plugins
+    config = dataclasses.replace(
+        given,
+        plugins=Registry((*plugins.kinds, kind), plugins.destinations),  # type: ignore[arg-type]
+        destinations={**given.destinations, kind.name: given.destinations[plugins.kinds[0].name]},
+    )
+    monkeypatch.setattr(runtime, "_config", config)  # restored after the test
     check_id = f"alpha@{uuid.uuid4().hex[:8]}"
     outcome = CheckOutcome(ok=True, checked_at=datetime.now(UTC))
     planned = plan(kind, config, config.site("alpha"), status, outcome, check_id)  # type: ignore[arg-type]

@@ -24,8 +24,8 @@ import redis
 from celery.beat import PersistentScheduler, ScheduleEntry
 from celery.signals import beat_init
 
-from licmon.checks import CHECK_KINDS, DEFAULT_KIND
 from licmon.config.model import MonitorConfig
+from licmon.plugins import PLUGINS
 from worker import runtime
 from worker.leader import Leader
 from worker.persistence import check_broker_persistence
@@ -104,7 +104,7 @@ def beat_schedule(config: MonitorConfig) -> dict[str, dict[str, Any]]:
             # No queue: the app's router sends each site's check to its zone's queue.
             "kwargs": {"site": site.name, "kind": kind.name},
         }
-        for kind in CHECK_KINDS
+        for kind in config.plugins.kinds
         for site in config.sites
         if (frequency := kind.frequency(site)) is not None
     }
@@ -147,7 +147,7 @@ class LicenseScheduler(PersistentScheduler):
         site = entry.kwargs.get("site")
         if entry.task == FETCH_TASK and site and isinstance(entry.schedule, LaterJsSchedule):
             tick = due_tick(entry.schedule, entry.last_run_at, datetime.now(UTC))
-            kind = entry.kwargs.get("kind") or DEFAULT_KIND
+            kind = entry.kwargs.get("kind") or PLUGINS.default_kind.name
             try:
                 PeriodMarks(runtime.resources().redis).mark(kind, site, entry.schedule, tick)
             except redis.RedisError as exc:
@@ -184,14 +184,15 @@ def check_at_startup(sender: Any = None, **_: Any) -> None:
         return
     started = datetime.now(UTC)
     marks = PeriodMarks(runtime.resources().redis)
-    for kind in CHECK_KINDS:
-        for site in runtime.config().sites:
+    config = runtime.config()
+    for kind in config.plugins.kinds:
+        for site in config.sites:
             frequency = kind.frequency(site)
             if frequency is None:  # this kind does not check this site
                 continue
             schedule = LaterJsSchedule(frequency)
             # The server license's lines read as they always have (operators grep them).
-            label = "" if kind.name == DEFAULT_KIND else f"{kind.name} "
+            label = "" if kind is config.plugins.default_kind else f"{kind.name} "
             start = period_start(schedule, started)
             if start is None:  # never fired yet: this start is the first check
                 start = started.replace(microsecond=0)

@@ -25,7 +25,7 @@ from typing import Any
 import redis
 from celery.beat import ScheduleEntry, Scheduler
 
-from licmon.checks import CHECK_KINDS, DEFAULT_KIND
+from licmon.plugins import PLUGINS
 from licmon.state.lease import Lease, Role
 from worker import dispatch, runtime
 from worker.dispatch import Dispatch, QueueScan, Sent
@@ -106,8 +106,9 @@ class Leader:
             if name in last:
                 entry.last_run_at = datetime.fromisoformat(last[name].replace("Z", "+00:00"))
         pending.forget_entries(schedule)
-        for kind in CHECK_KINDS:
-            for site in runtime.config().sites:
+        config = runtime.config()
+        for kind in config.plugins.kinds:
+            for site in config.sites:
                 dispatch.recover(self.scheduler.app, kind.name, site.name, self.scan)
         # Celery's heap holds each entry's next run; rebuild it from the adopted ticks.
         self.scheduler.populate_heap()
@@ -119,7 +120,7 @@ class Leader:
         site: str,
         check_id: str,
         tick: str,
-        kind: str = DEFAULT_KIND,
+        kind: str = PLUGINS.default_kind.name,
         entry: ScheduleEntry | None = None,
         producer: Any = None,
     ) -> Dispatch:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import sys
 
 from licmon.claims import Claims
-from licmon.config import ConfigError, MonitorConfig, load_config
+from licmon.config import ConfigError, MonitorConfig
 from licmon.deadletters import DeadLetters
+from licmon.plugins import load_config
 from licmon.resources import Resources, process_resources
 from licmon.state.alert_history import AlertHistory
 from licmon.state.fleet import FleetState

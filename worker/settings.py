@@ -17,7 +17,7 @@ from kombu import Queue
 
 from licmon.config import reliability
 from licmon.config.model import MonitorConfig, RetryPolicy
-from licmon.destinations import DESTINATIONS
+from licmon.plugins import DESTINATIONS
 from licmon.state.queues import FETCH_QUEUE, FETCH_TASK, fetch_queue
 
 # The digest (tasks/digest.py): the fan-out runs beside the checks, each of its deliveries

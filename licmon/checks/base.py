@@ -1,31 +1,53 @@
-"""What a check kind is. One module owns everything about one kind of check:
+"""What a check kind is. One module (or package) owns everything about one kind of check:
 
-- its QRS call (`fetch`), its pure evaluation (`evaluate`, `failed`) and its status type
-  (`from_json` reads back what `status.to_json()` wrote into a task argument);
-- its Butler section (`monitor_key` under `Butler.qlikSenseLicense`), sections of its own
-  under `licmon` (`licmon_sections`), which sites it checks and when (`site_frequency`), and
-  where each destination's feature switch is for it (`feature`);
-- what it says to each destination: InfluxDB points, the status document, notices.
+- its data source (`fetch`: a QRS call, TLS handshakes, a file; it raises the
+  `licmon.core.source.SourceError` family), its pure evaluation (`evaluate`, `failed`) and
+  its status type (`from_json` reads back what `status.to_json()` wrote into a task argument);
+- its configuration: its Butler section (`monitor_key` under `Butler.qlikSenseLicense`, if
+  any), sections under `licmon` (`licmon_sections`) and under each `licmon.sites[]` entry
+  (`site_sections`), which sites it checks and when (`site_frequency`), what it reads of a
+  site for itself (`site_settings`), where each destination's feature switch is (`feature`);
+- what it says to each destination: InfluxDB points, the status document, notices, alerts;
+- its edges: `licmon check --kind` (`check_report`), `licmon status --kind`
+  (`status_report`), the exporter's metric families (`metrics`), its digest lines
+  (`digest_rows`), and what to say when it checks no site (`not_checked`).
 
-The pipeline (beat, fetch, fan-out, claims, retries, dead letters) only moves a kind's
-status around as JSON; it never reads a license field.
+The pipeline (beat, fetch, fan-out, claims, retries, dead letters), the CLI, the exporter
+and the digest only move a kind's status around and print what it returns; they never read
+one of its fields. `licmon.plugins` lists the kinds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from licmon.core.alerts import Judge, Message
+from licmon.core.digest import DigestRow
 from licmon.core.notices import InfluxPoint, Notice
 from licmon.core.templates import MessageTemplate
 
 if TYPE_CHECKING:
     import redis
+    from prometheus_client.core import Metric
 
+    from licmon.config.build import Build
     from licmon.config.model import MonitorConfig, Site
-    from licmon.qrs.client import QrsClient
+    from licmon.state.fleet import SiteState
+    from licmon.views import Report
+
+T = TypeVar("T")
+
+
+class Connections(Protocol):
+    """What a data source may keep between checks in one process (licmon.resources)."""
+
+    def recent(self, key: Hashable, factory: Callable[[], T], keep: int) -> T: ...
+
+
+# What a kind's `check_report` may ask of the state in Redis (None: it cannot be read).
+StateReader = Callable[[Callable[["redis.Redis"], T]], "T | None"]
 
 
 class Status(Protocol):
@@ -37,14 +59,22 @@ class Status(Protocol):
 class CheckKind(Protocol):
     # Stable: in task arguments, beat entry names and Redis keys.
     name: str
-    # `Butler.qlikSenseLicense.<monitor_key>`: its switch, schedule and destinations.
-    monitor_key: str
+    # `Butler.qlikSenseLicense.<monitor_key>`: its switch, schedule and destinations; None
+    # for a kind Butler does not have.
+    monitor_key: str | None
+    # Other names `--kind` takes for it (`--access`, kept from the first release, is the
+    # kind whose alias is "access").
+    aliases: tuple[str, ...]
     # What people call it in messages ("server license": "... check failing for <site>").
     label: str
     # The InfluxDB measurement of every check of this kind, failed or not.
     check_measurement: str
     # Its sections under `licmon` (key -> pydantic model), beside the destinations'.
     licmon_sections: Mapping[str, type[Any]]
+    # Its sections under each `licmon.sites[]` entry (key -> pydantic model, defaulted).
+    site_sections: Mapping[str, type[Any]]
+    # Why no site is checked by it: the switches that decide it (`licmon check --kind`).
+    not_checked: str
 
     def monitor_section(self, destinations: type[Any]) -> type[Any]:
         """Its Butler section (a pydantic model), with `destination: <destinations>` in it."""
@@ -63,21 +93,28 @@ class CheckKind(Protocol):
         Butler's `configQRS` site (`entry` None); None when this kind does not check it."""
         ...
 
+    def site_settings(self, document: Any, entry: Any | None, build: Build, where: str) -> Any:
+        """While loading: what this kind reads for itself of a site it checks (`entry` None:
+        Butler's site; `where` its key path, for problems reported through `build`); kept
+        in `Site.own`, hashable; None when nothing."""
+        ...
+
     def feature(self, document: Any, key: str) -> tuple[str, Any] | None:
         """(key path, section) of destination switch `key` for this kind (a section with
         `enable` and the destination's other switches); None: the destination is off."""
         ...
 
-    def fetch(self, client: QrsClient) -> Mapping[str, Any]:
-        """The QRS call; raises QrsError."""
+    def fetch(self, site: Site, connections: Connections) -> Any:
+        """Read the site's data (what `evaluate` judges); raises SourceError. May keep a
+        connection in `connections` for the next check."""
         ...
 
     def evaluate(
-        self, site: Site, answer: Mapping[str, Any], checked_at: datetime, config: MonitorConfig
+        self, site: Site, answer: Any, checked_at: datetime, config: MonitorConfig
     ) -> Status: ...
 
     def failed(self, site: Site, checked_at: datetime, reason: str) -> Status:
-        """The status of a check that could not read the QRS at all."""
+        """The status of a check that could not read its source at all."""
         ...
 
     def from_json(self, data: Mapping[str, Any]) -> Status: ...
@@ -116,4 +153,34 @@ class CheckKind(Protocol):
 
     def summary(self, status: Any) -> str:
         """A few words for the log line of a check."""
+        ...
+
+    def check_report(
+        self, config: MonitorConfig, statuses: list[Any], state: StateReader
+    ) -> Report:
+        """`licmon check --kind <name>`: its JSON, its table and its exit code for `statuses`
+        (one per site it checks, just read); `state` reads Redis if it needs to."""
+        ...
+
+    def status_report(
+        self, client: redis.Redis, config: MonitorConfig, sites: list[Site], now: datetime
+    ) -> Report:
+        """`licmon status --kind <name>`: `sites` (those it checks) as the workers last saw
+        them, from Redis alone."""
+        ...
+
+    def metrics(
+        self,
+        client: redis.Redis,
+        config: MonitorConfig,
+        states: Mapping[str, SiteState | None],
+        now: datetime,
+    ) -> Iterable[Metric]:
+        """Its exporter metric families for the sites it checks (`states` by site name)."""
+        ...
+
+    def digest_rows(
+        self, config: MonitorConfig, states: Mapping[str, SiteState | None], today: date
+    ) -> list[DigestRow]:
+        """Its lines in the digest: what is at or below a level today (none: nothing)."""
         ...

@@ -1,13 +1,22 @@
-"""Pieces the sub-commands share: the --config option and reporting a bad config."""
+"""Pieces the sub-commands share: the --config option, reporting a bad config, reading the
+state the workers keep in Redis."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from licmon.views import aligned
 
 if TYPE_CHECKING:
+    import redis
+
     from licmon.config import MonitorConfig
+
+T = TypeVar("T")
+__all__ = ["add_config_option", "aligned", "is_redis", "load_or_report", "read_state"]
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
@@ -20,11 +29,13 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 
 
 def load_or_report(args: argparse.Namespace) -> MonitorConfig | None:
-    """The config, or None after printing every problem to stderr."""
-    from licmon.config import ConfigError, load_config
+    """The config, read with the plug-ins `licmon.cli.main` was given (the registered ones
+    unless a caller hands others in), or None after printing every problem to stderr."""
+    from licmon.config import ConfigError
+    from licmon.plugins import PLUGINS, load_config
 
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, plugins=getattr(args, "plugins", None) or PLUGINS)
     except ConfigError as exc:
         print(f"configuration error: {exc.report()}", file=sys.stderr)
         return None
@@ -33,11 +44,31 @@ def load_or_report(args: argparse.Namespace) -> MonitorConfig | None:
     return config
 
 
-def aligned(rows: list[tuple[str, ...]]) -> list[str]:
-    """Table rows as text lines: every column padded to its widest cell but the last, which
-    may be long (a detail, an error's reason)."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return [
-        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]])
-        for row in rows
-    ]
+def is_redis(config: MonitorConfig) -> bool:
+    url = config.broker.url.get_secret_value()
+    return url.startswith(("redis://", "rediss://", "unix://"))
+
+
+def read_state(
+    config: MonitorConfig,
+    read: Callable[[redis.Redis], T],
+    command: str,
+    timeout: float = 10,
+) -> T | None:
+    """What `read` finds in the broker's Redis; None, said on stderr, when it cannot."""
+    import redis
+
+    if not is_redis(config):
+        scheme = config.broker.url.get_secret_value().split(":", 1)[0]
+        print(f"licmon {command}: the broker is {scheme}://, not Redis: no state", file=sys.stderr)
+        return None
+    url = config.broker.url.get_secret_value()
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout / 2)
+    try:
+        return read(client)
+    except redis.RedisError as exc:
+        # The message names host and port, never the URL's password.
+        print(f"licmon {command}: cannot read Redis: {exc}", file=sys.stderr)
+        return None
+    finally:
+        client.close()

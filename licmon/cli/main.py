@@ -15,6 +15,10 @@ import importlib
 import logging
 import sys
 import traceback
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from licmon.registry import Registry
 
 # Each module has `register(subparsers)`; its parser sets `handler=run`, `run(args) -> int`.
 SUBCOMMAND_MODULES = (
@@ -29,24 +33,27 @@ SUBCOMMAND_MODULES = (
 # The exit code of an unexpected exception, per command: `check` is a monitoring plugin
 # (3, UNKNOWN), `config validate` says "not valid" (2); every other command keeps its own
 # failure code. Never 1.
-INTERNAL_ERROR_EXIT = {"check": 3, "config": 2, "schedule": 2, "deadletters": 3}
+INTERNAL_ERROR_EXIT = {"check": 3, "status": 3, "config": 2, "schedule": 2, "deadletters": 3}
 DEFAULT_INTERNAL_ERROR_EXIT = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(plugins: Registry | None = None) -> argparse.ArgumentParser:
+    """The parser; `plugins`: the check kinds and destinations commands use (None: the
+    registered ones, `licmon.plugins`, imported only by the commands that read a config)."""
     parser = argparse.ArgumentParser(
         prog="licmon", description="Qlik Sense server license monitor (Butler-compatible)."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    parser.set_defaults(plugins=plugins)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, plugins: Registry | None = None) -> int:
     try:
-        parser = build_parser()
+        parser = build_parser(plugins)
     except Exception as exc:  # a broken install: still not exit 1
         return _internal_error("", exc, DEFAULT_INTERNAL_ERROR_EXIT, verbose=True)
     args = parser.parse_args(argv)

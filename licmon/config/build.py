@@ -16,10 +16,6 @@ from licmon.config import pem
 from licmon.config.errors import UNSET, Problems
 from licmon.config.fields import check_host
 
-# Where the server license's monitor section is; destinations' feature switches sit under
-# its `destination` key. Another check kind says where its own are (`CheckKind.feature`).
-MONITOR_PATH = "Butler.qlikSenseLicense.serverLicenseMonitor"
-
 
 @dataclass
 class Build:
@@ -28,7 +24,7 @@ class Build:
     problems: Problems
     # How many sites the file configures: some defaults depend on it (MQTT site subtopics).
     site_count: int = 0
-    # The check kind whose settings are being built (None: the server license's).
+    # The check kind whose destination settings are being built (`for_kind`).
     kind: Any = None
 
     def for_kind(self, kind: Any) -> Build:
@@ -39,8 +35,7 @@ class Build:
         """(key path, section) of a destination's switch for this build's check kind; None
         when the kind has no such switch (the destination is off for it)."""
         if self.kind is None:
-            monitor = self.document.Butler.qlikSenseLicense.serverLicenseMonitor
-            return f"{MONITOR_PATH}.destination.{key}", getattr(monitor.destination, key)
+            raise RuntimeError("Build.feature needs a check kind: use Build.for_kind(kind)")
         found: tuple[str, Any] | None = self.kind.feature(self.document, key)
         return found
 

@@ -33,12 +33,17 @@ from licmon.config.reliability import check_visibility, time_limits
 from licmon.config.schema import document_model
 from licmon.config.sites import build_sites
 from licmon.core.dates import DateOrder
+from licmon.registry import Registry
 
 
 def load_config(
-    path: str | Path | None = None, env: Mapping[str, str] | None = None
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    plugins: Registry,
 ) -> MonitorConfig:
-    """Load `path` (or $LICMON_CONFIG). Raises ConfigError listing every problem."""
+    """Load `path` (or $LICMON_CONFIG) for `plugins` (licmon.plugins assembles them).
+    Raises ConfigError listing every problem."""
     env = os.environ if env is None else env
     if path is None:
         path = env.get("LICMON_CONFIG")
@@ -49,23 +54,25 @@ def load_config(
         text = read_config_text(source)
     except ReadError as exc:
         _refuse(source, exc)
-    return load_config_text(text, source=source, env=env)
+    return load_config_text(text, source=source, env=env, plugins=plugins)
 
 
 def load_config_text(
-    text: str, source: Path | None = None, env: Mapping[str, str] | None = None
+    text: str,
+    source: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    plugins: Registry,
 ) -> MonitorConfig:
-    from licmon.destinations import DESTINATIONS
-
     env = os.environ if env is None else env
     raw = _parse_yaml(text, source)
     overlay = EnvOverlay(raw, env)
     overlay.put("LICMON_BROKER_URL", "licmon", "broker", "url")
     overlay.put("LICMON_RESULT_BACKEND", "licmon", "broker", "resultBackend")
-    for destination in DESTINATIONS:
+    for destination in plugins.destinations:
         destination.env_secrets(overlay)
 
-    model = document_model()
+    model = document_model(plugins)
     problems = Problems(secret_paths=secret_paths(model))
     document: Any = None
     try:
@@ -81,25 +88,20 @@ def load_config_text(
 
     base_dir = source.parent if source is not None else Path.cwd()
     build = Build(document=document, base_dir=base_dir, problems=problems)
-    sites = build_sites(document, build)
+    sites = build_sites(document, build, plugins.kinds)
     build.site_count = len(sites)
-    # Each kind in use reads its own feature switches; the server license's always (its
-    # settings are what `licmon check` and the tools use).
-    from licmon.checks import CHECK_KINDS, SERVER_LICENSE
-
     # A kind no site uses delivers nothing, and its switches are not read (a Butler file
-    # with a disabled monitor must load as before, whatever its destination says).
-    used = {name for site in sites for name, _ in site.checks or ()}
+    # with a disabled monitor must load as before, whatever its destination says); the
+    # default kind's always are (`licmon check` and the tools use them).
+    used = {name for site in sites for name, _ in site.checks} | {plugins.default_kind.name}
     per_kind = {
         kind.name: {
             destination.name: destination.settings(document, build.for_kind(kind))
-            for destination in DESTINATIONS
+            for destination in plugins.destinations
         }
-        if kind is SERVER_LICENSE or kind.name in used
-        else {}
-        for kind in CHECK_KINDS
+        for kind in plugins.kinds
+        if kind.name in used
     }
-    settings = per_kind.pop(SERVER_LICENSE.name)
     ours = document.licmon
     retries = ours.retries
     policy = RetryPolicy(
@@ -109,13 +111,16 @@ def load_config_text(
         backoff_seconds=retries.backoffSeconds,
         backoff_max_seconds=retries.backoffMaxSeconds,
     )
-    limits = _time_limits(document, policy)
+    limits = _time_limits(document, policy, plugins)
     alerts = build_alerts(ours.alerts, build)
     check_visibility(ours.broker.visibilityTimeoutSeconds, policy, limits, problems)
     problems.raise_if_any(source)
     return MonitorConfig(
         sites=sites,
-        destinations={name: value for name, value in settings.items() if value is not None},
+        destinations={
+            kind: {name: value for name, value in each.items() if value is not None}
+            for kind, each in per_kind.items()
+        },
         date_order=DateOrder(ours.dateOrder),
         retry=policy,
         broker=BrokerSettings(
@@ -130,24 +135,19 @@ def load_config_text(
         alerts=alerts,
         source=source,
         warnings=tuple(problems.warnings),
-        kind_destinations={
-            kind: {name: value for name, value in each.items() if value is not None}
-            for kind, each in per_kind.items()
-        },
-        kind_settings={kind.name: kind.own_settings(document) for kind in CHECK_KINDS},
+        plugins=plugins,
+        kind_settings={kind.name: kind.own_settings(document) for kind in plugins.kinds},
     )
 
 
-def _time_limits(document: Any, policy: RetryPolicy) -> TimeLimits:
+def _time_limits(document: Any, policy: RetryPolicy, plugins: Registry) -> TimeLimits:
     """The tasks' time limits from `licmon.timeouts`: a QRS call is a connect and a read,
     a delivery one call bounded by its destination's timeout."""
-    from licmon.destinations import DESTINATIONS
-
     timeouts = document.licmon.timeouts
     qrs_call = float(timeouts.qrsConnect) + float(timeouts.qrsRead)
     deliveries = [
         float(getattr(timeouts, destination.schema.timeout[0]))
-        for destination in DESTINATIONS
+        for destination in plugins.destinations
         if destination.schema.timeout is not None
     ]
     return time_limits(qrs_call, deliveries, policy)

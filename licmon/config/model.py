@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from licmon.core.dates import DateOrder
 from licmon.core.templates import DEFAULTS as DEFAULT_TEMPLATES
 from licmon.core.templates import MessageTemplate
+from licmon.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,6 @@ class Site:
     reject_unauthorized: bool
     headers: tuple[tuple[str, str], ...]
     tags: tuple[tuple[str, str], ...]
-    # The server license's threshold and schedule, the site's own or Butler's.
-    threshold_days: int
-    frequency: str
     connect_timeout: float
     read_timeout: float
     # Whose workers check it: `license.fetch.<zone>`; None: the central `license.fetch`.
@@ -45,15 +43,19 @@ class Site:
     # The level policy's levels for this site (licmon.sites[].thresholdsDays), highest
     # first; None: licmon.alerts.thresholdsDays.
     thresholds_days: tuple[int, ...] | None = None
-    # (check kind, later.js schedule) of every kind that checks this site; None: the server
-    # license alone, at `frequency` (a Site made by hand, as tests do).
-    checks: tuple[tuple[str, str], ...] | None = None
+    # (check kind, later.js schedule) of every kind that checks this site.
+    checks: tuple[tuple[str, str], ...] = ()
+    # (check kind, what that kind read of this site's entry for itself: `CheckKind.
+    # site_settings`), for the kinds that read something. Hashable, like the whole site.
+    own: tuple[tuple[str, Any], ...] = ()
 
     def schedule(self, kind: str) -> str | None:
         """The schedule of `kind`'s check of this site; None when that kind does not check it."""
-        if self.checks is None:
-            return self.frequency if kind == "server_license" else None
         return dict(self.checks).get(kind)
+
+    def settings_of(self, kind: str) -> Any | None:
+        """What `kind` read of this site's entry for itself (None: nothing)."""
+        return dict(self.own).get(kind)
 
 
 @dataclass(frozen=True)
@@ -120,20 +122,20 @@ class MonitorConfig:
     """Everything a check and its deliveries need."""
 
     sites: tuple[Site, ...]
-    # Destination name -> its settings for the server license; switched off: absent.
-    destinations: Mapping[str, Any]
+    # Check kind -> destination name -> its settings for that kind's checks; a destination
+    # switched off for a kind is absent, a kind no site uses has none.
+    destinations: Mapping[str, Mapping[str, Any]]
     date_order: DateOrder
     retry: RetryPolicy
     broker: BrokerSettings
     beat: BeatSettings
+    # The check kinds and destinations this configuration was read with (licmon.plugins).
+    plugins: Registry
     alerts: AlertSettings = field(default_factory=AlertSettings)
     source: Path | None = None
     # Settings that are valid but probably not what was meant (a destination switched on
     # whose connection is switched off): shown by `licmon config validate` and logged.
     warnings: tuple[str, ...] = ()
-    # Check kind -> destination name -> its settings, for the other kinds in use: each kind
-    # has feature switches of its own (Butler's `licenseMonitor.destination.influxDb`).
-    kind_destinations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # What each check kind reads of the document for itself (`CheckKind.own_settings`:
     # the access licenses' minimums), by kind name; None where a kind reads nothing.
     kind_settings: Mapping[str, Any] = field(default_factory=dict)
@@ -144,15 +146,16 @@ class MonitorConfig:
                 return site
         raise KeyError(f"no site named {name!r} in {self.source or 'the configuration'}")
 
-    def settings(self, destination: str, kind: str = "server_license") -> Any | None:
-        """The settings of `destination` for `kind`'s checks, or None when it is switched
-        off for that kind."""
-        if kind == "server_license" or kind not in self.kind_destinations:
-            # A kind this configuration was not built with (a test's made-up kind) has no
-            # switches of its own: the server license's.
-            return self.destinations.get(destination)
-        return self.kind_destinations[kind].get(destination)
+    def settings(self, destination: str, kind: str | None = None) -> Any | None:
+        """The settings of `destination` for `kind`'s checks (None: the default kind's), or
+        None when it is switched off for that kind."""
+        name = self.plugins.kind(kind).name if kind is None else kind
+        return self.destinations.get(name, {}).get(destination)
 
     def levels(self, site: Site) -> tuple[int, ...]:
         """The level policy's levels for `site`; empty: Butler's policy."""
         return self.alerts.levels if site.thresholds_days is None else site.thresholds_days
+
+    def sites_of(self, kind: str) -> list[Site]:
+        """The sites `kind` checks, in the configuration's order."""
+        return [site for site in self.sites if site.schedule(kind) is not None]

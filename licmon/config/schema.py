@@ -35,6 +35,7 @@ from licmon.config.fields import (
 from licmon.config.fleet import BeatSection, ZoneName
 from licmon.config.sections import Header, HeaderList, NameValue, Section
 from licmon.qrs.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_PORT, DEFAULT_READ_TIMEOUT
+from licmon.registry import Registry
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_RESULT_BACKEND = "redis://127.0.0.1:6379/1"
@@ -86,18 +87,15 @@ class SiteEntry(Section):
     rejectUnauthorized: Switch = True
     headers: list[Header] = Field(default_factory=list)
     tags: list[NameValue] = Field(default_factory=list)
-    # The server license's threshold and schedule for this site; Butler's when left out.
+    # Butler's threshold and schedule for this site (the default kind reads them); Butler's
+    # own when left out.
     thresholdDays: ThresholdDays | None = None
     frequency: LaterText | None = None
     # This site's levels of the level policy; licmon.alerts.thresholdsDays when left out.
     thresholdsDays: ThresholdLevels | None = None
     # Checked by the workers of this zone only (queue `license.fetch.<zone>`); none: central.
     zone: ZoneName | None = None
-    # The server license's check of this site: on unless `enable: false` (a site watched
-    # for its access licenses alone); its `frequency` wins over the site's `frequency`.
-    serverLicense: SiteKindSection = SiteKindSection()
-    # The access licenses' check of this site (when `licenseMonitor.enable` is on).
-    accessLicense: SiteKindSection = SiteKindSection()
+    # Each check kind adds its own sections here (`CheckKind.site_sections`).
 
 
 class BrokerSection(Section):
@@ -143,19 +141,26 @@ def _section(name: str, base: type[Section], fields: dict[str, type]) -> type[Se
 
 
 @functools.cache
-def document_model() -> type[Section]:
+def document_model(plugins: Registry) -> type[Section]:
     """The root model: Butler's sections and ours, from every check kind and destination."""
-    from licmon.checks import CHECK_KINDS
-    from licmon.destinations import DESTINATIONS
-
-    schemas = [destination.schema for destination in DESTINATIONS]
+    kinds = plugins.kinds
+    schemas = [destination.schema for destination in plugins.destinations]
     features = _section(
         "Destinations", Section, {s.feature[0]: s.feature[1] for s in schemas if s.feature}
     )
     license_section = _section(
         "QlikSenseLicense",
         Section,
-        {kind.monitor_key: kind.monitor_section(features) for kind in CHECK_KINDS},
+        {
+            kind.monitor_key: kind.monitor_section(features)
+            for kind in kinds
+            if kind.monitor_key is not None
+        },
+    )
+    site_entry = _section(
+        "SiteEntry",
+        SiteEntry,
+        {key: model for kind in kinds for key, model in kind.site_sections.items()},
     )
     timeouts: dict[str, Any] = {
         "qrsConnect": (Seconds, DEFAULT_CONNECT_TIMEOUT),
@@ -175,8 +180,10 @@ def document_model() -> type[Section]:
         LicmonBase,
         {"timeouts": timeout_section}
         | {key: model for s in schemas for key, model in s.licmon.items()}
-        | {key: model for kind in CHECK_KINDS for key, model in kind.licmon_sections.items()},
+        | {key: model for kind in kinds for key, model in kind.licmon_sections.items()},
     )
+    # The sites' entries, with every kind's sections in them.
+    licmon = create_model("Licmon", __base__=licmon, sites=(list[site_entry] | None, None))
     return create_model(
         "Document",
         __base__=Section,

@@ -1,28 +1,44 @@
 """The sites to check: Butler's one `configQRS` site, or our `licmon.sites[]`.
 
-Each check kind says which sites it checks and on which schedule (`site_frequency`): the
-Butler site exists when any kind is enabled.
+Each check kind says which sites it checks and on which schedule (`site_frequency`), and
+reads what it needs of a site's entry for itself (`site_settings`): the Butler site exists
+when any kind is enabled.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from licmon.config.build import MONITOR_PATH, Build
+from licmon.config.build import Build
 from licmon.config.model import Site
 from licmon.config.sections import pairs
 
-
-def _checks(document: Any, entry: Any | None) -> tuple[tuple[str, str], ...]:
-    from licmon.checks import CHECK_KINDS
-
-    found = ((kind.name, kind.site_frequency(document, entry)) for kind in CHECK_KINDS)
-    return tuple((name, frequency) for name, frequency in found if frequency is not None)
+if TYPE_CHECKING:
+    from licmon.checks.base import CheckKind
 
 
-def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
+def _checks(
+    kinds: Sequence[CheckKind], document: Any, entry: Any | None, build: Build, where: str
+) -> dict[str, Any]:
+    """(schedule, own settings) of every kind that checks the site of `entry`."""
+    found = {}
+    for kind in kinds:
+        frequency = kind.site_frequency(document, entry)
+        if frequency is not None:
+            found[kind.name] = (frequency, kind.site_settings(document, entry, build, where))
+    return found
+
+
+def _kinds(found: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "checks": tuple((name, frequency) for name, (frequency, _) in found.items()),
+        "own": tuple((name, own) for name, (_, own) in found.items() if own is not None),
+    }
+
+
+def build_sites(document: Any, build: Build, kinds: Sequence[CheckKind]) -> tuple[Site, ...]:
     butler, ours = document.Butler, document.licmon
-    monitor = butler.qlikSenseLicense.serverLicenseMonitor
     timeouts = ours.timeouts
     timing = {"connect_timeout": timeouts.qrsConnect, "read_timeout": timeouts.qrsRead}
     if ours.sites is not None:
@@ -55,21 +71,13 @@ def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
                     reject_unauthorized=entry.rejectUnauthorized,
                     headers=pairs(entry.headers),
                     tags=pairs(entry.tags),
-                    threshold_days=(
-                        monitor.alert.thresholdDays
-                        if entry.thresholdDays is None
-                        else entry.thresholdDays
-                    ),
-                    frequency=(
-                        entry.serverLicense.frequency or entry.frequency or monitor.frequency
-                    ),
                     zone=entry.zone,
                     thresholds_days=(
                         None
                         if entry.thresholdsDays is None
                         else tuple(sorted(set(entry.thresholdsDays), reverse=True))
                     ),
-                    checks=_checks(document, entry),
+                    **_kinds(_checks(kinds, document, entry, build, where)),
                     **timing,
                 )
             )
@@ -78,7 +86,7 @@ def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
             build.problem("licmon.sites", f"site name {name!r} is used more than once")
         return tuple(sites)
 
-    checks = _checks(document, None)
+    checks = _checks(kinds, document, None, build, "Butler")
     if not checks:
         return ()
     qrs, cert = butler.configQRS, butler.cert
@@ -115,9 +123,7 @@ def build_sites(document: Any, build: Build) -> tuple[Site, ...]:
             reject_unauthorized=qrs.rejectUnauthorized,
             headers=pairs(qrs.headers.static),
             tags=(),
-            threshold_days=monitor.alert.thresholdDays,
-            frequency=monitor.frequency,
-            checks=checks,
+            **_kinds(checks),
             **timing,
         ),
     )
@@ -136,4 +142,4 @@ def _warn_insecure(build: Build, where: str, use_ssl: bool, reject_unauthorized:
         )
 
 
-__all__ = ["MONITOR_PATH", "build_sites"]
+__all__ = ["build_sites"]

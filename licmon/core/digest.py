@@ -40,32 +40,51 @@ def line(site: str, days: int | None, expiry: str | None, expired: bool) -> str:
     return f"{site}: expired on {expiry}" if expiry else f"{site}: expired"
 
 
-def digest(standings: Iterable[Standing], today: date) -> Message | None:
-    """The digest's message; None when no site is at or below a level."""
-    rows: list[tuple[int, str, int | None, str | None, bool]] = []
-    for standing in standings:
-        status = standing.status or {}
-        expiry = status.get("expiryDate")
-        days = days_left(expiry, today)
-        expired = bool(status.get("licenseExpired")) or (days is not None and days < 0)
-        if expired:
-            rows.append(
-                (min(days if days is not None else -1, -1), standing.site, days, expiry, True)
-            )
-        elif days is not None and days <= standing.highest_level:
-            rows.append((days, standing.site, days, expiry, False))
-    if not rows:
+@dataclass(frozen=True)
+class DigestRow:
+    """One line of the digest, from any check kind: rows are sorted by `order` (days left;
+    anything expired below zero), then by site."""
+
+    order: int
+    site: str
+    text: str
+    # What webhooks get for it (`entries`).
+    entry: Mapping[str, Any]
+
+
+def license_row(standing: Standing, today: date) -> DigestRow | None:
+    """The server license's line for one site; None when it is above every level."""
+    status = standing.status or {}
+    expiry = status.get("expiryDate")
+    days = days_left(expiry, today)
+    expired = bool(status.get("licenseExpired")) or (days is not None and days < 0)
+    entry = {"site": standing.site, "daysUntilExpiry": days, "expiryDate": expiry}
+    if expired:
+        order = min(days if days is not None else -1, -1)
+        return DigestRow(order, standing.site, line(standing.site, days, expiry, True), entry)
+    if days is not None and days <= standing.highest_level:
+        return DigestRow(days, standing.site, line(standing.site, days, expiry, False), entry)
+    return None
+
+
+def digest_of(rows: Iterable[DigestRow]) -> Message | None:
+    """The digest's message from every kind's rows; None when there are none."""
+    ordered = sorted(rows, key=lambda row: (row.order, row.site, row.text))
+    if not ordered:
         return None
-    rows.sort()
     return Message(
         DIGEST,
         {
-            "lines": [line(site, days, expiry, expired) for _, site, days, expiry, expired in rows],
-            "entries": [
-                {"site": site, "daysUntilExpiry": days, "expiryDate": expiry}
-                for _, site, days, expiry, _ in rows
-            ],
+            "lines": [row.text for row in ordered],
+            "entries": [dict(row.entry) for row in ordered],
         },
+    )
+
+
+def digest(standings: Iterable[Standing], today: date) -> Message | None:
+    """The server license's digest alone; None when no site is at or below a level."""
+    return digest_of(
+        row for standing in standings if (row := license_row(standing, today)) is not None
     )
 
 

@@ -15,13 +15,14 @@ import pytest
 from licmon.config.errors import ECHO_LIMIT, Problems
 from licmon.config.keys import secret_paths
 from licmon.config.schema import document_model
+from licmon.plugins import PLUGINS
 from tests.hostile.support import EXIT_CHECK, EXIT_CONFIG_VALIDATE, both, dump, site_document
 
 SECRET = "Zs3cr3t-QqW9"
 
 
 def problems() -> Problems:
-    return Problems(secret_paths=secret_paths(document_model()))
+    return Problems(secret_paths=secret_paths(document_model(PLUGINS)))
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from licmon.config import ConfigError, load_config
+from licmon.config import ConfigError
 from licmon.laterjs import LaterScheduleError, next_fire_time, parse_text, validate
+from licmon.plugins import load_config
 from licmon.simulator import QlikCerts, ensure_qlik_certs
 from tests.hostile.net_support import measured, run_licmon
 from worker.beat import due_tick

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from licmon.config.schema import document_model
+from licmon.plugins import PLUGINS
 from tests.hostile.support import (
     EXIT_CHECK,
     EXIT_CONFIG_VALIDATE,
@@ -70,7 +71,7 @@ def test_every_licmon_section_a_destination_brings_is_checked() -> None:
     # Whatever a destination declares under `licmon` (mqtt, apprise) is walked.
     from licmon.config.keys import models_in
 
-    licmon = models_in(document_model().model_fields["licmon"].annotation)[0]
+    licmon = models_in(document_model(PLUGINS).model_fields["licmon"].annotation)[0]
     assert {"mqtt", "apprise", "timeouts", "broker", "retries", "sites"} <= set(licmon.model_fields)
 
 

@@ -21,13 +21,17 @@ Where each destination's switch is for this kind (`feature`):
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import create_model
 
+from licmon.checks.access_license import history as access_history
+from licmon.checks.access_license import views
+from licmon.checks.qrs_source import qrs_client
 from licmon.config.fields import LaterText, NonNegative, Percent, Switch, Text
+from licmon.config.schema import SiteKindSection
 from licmon.config.sections import EnableSwitch, Section
 from licmon.core import access_alerts, access_payloads
 from licmon.core.access_license import (
@@ -38,14 +42,20 @@ from licmon.core.access_license import (
     failed_access,
 )
 from licmon.core.alerts import Judge, Message
+from licmon.core.digest import DigestRow
 from licmon.core.failure_notices import failure_notice
 from licmon.core.notices import InfluxPoint, Notice
 from licmon.core.templates import MessageTemplate
-from licmon.state import access_history
 
 if TYPE_CHECKING:
+    import redis
+    from prometheus_client.core import Metric
+
+    from licmon.checks.base import Connections, StateReader
+    from licmon.config.build import Build
     from licmon.config.model import MonitorConfig, Site
-    from licmon.qrs.client import QrsClient
+    from licmon.state.fleet import SiteState
+    from licmon.views import Report
 
 MONITOR_PATH = "Butler.qlikSenseLicense.licenseMonitor"
 # The MQTT status topic: the server license topic's sibling, unless set.
@@ -124,12 +134,19 @@ def sibling_topic(server_topic: str) -> str:
 class AccessLicenseCheck:
     name = "access_license"
     monitor_key = "licenseMonitor"
+    aliases = ("access",)
     label = "access license"
     check_measurement = "qlik_sense_access_license_check"
     licmon_sections: ClassVar[dict[str, type[Section]]] = {
         "accessLicense": AccessLicenseSection,
         "accessAlerts": AccessAlerts,
     }
+    # Its own switch and schedule per site (when `licenseMonitor.enable` is on).
+    site_sections: ClassVar[dict[str, type[Section]]] = {"accessLicense": SiteKindSection}
+    not_checked = (
+        "access licenses not checked (Butler.qlikSenseLicense.licenseMonitor.enable, "
+        "licmon.sites[].accessLicense.enable)"
+    )
 
     def monitor_section(self, destinations: type[Section]) -> type[Section]:
         """Butler's section: its `destination:` holds InfluxDB's switch alone."""
@@ -158,6 +175,9 @@ class AccessLicenseCheck:
         if not own.enable:
             return None
         return str(own.frequency or monitor.frequency)
+
+    def site_settings(self, document: Any, entry: Any | None, build: Build, where: str) -> None:
+        return None  # its minimums are the whole configuration's (`own_settings`)
 
     def feature(self, document: Any, key: str) -> tuple[str, Any] | None:
         server = document.Butler.qlikSenseLicense.serverLicenseMonitor.destination
@@ -188,8 +208,8 @@ class AccessLicenseCheck:
             return f"{server_path}.webhook", section
         return None
 
-    def fetch(self, client: QrsClient) -> Mapping[str, Any]:
-        return client.get_access_overview()
+    def fetch(self, site: Site, connections: Connections) -> Mapping[str, Any]:
+        return qrs_client(site, connections).get_access_overview()
 
     def evaluate(
         self, site: Site, answer: Mapping[str, Any], checked_at: datetime, config: MonitorConfig
@@ -250,6 +270,30 @@ class AccessLicenseCheck:
             if (counts := status.available(name)) is not None
         ]
         return ", ".join(counted) or f"{len(status.licenses)} types, none counted"
+
+    def check_report(
+        self, config: MonitorConfig, statuses: list[AccessStatus], state: StateReader
+    ) -> Report:
+        return views.check_report(statuses, minimums_of(config), state)
+
+    def status_report(
+        self, client: redis.Redis, config: MonitorConfig, sites: list[Site], now: datetime
+    ) -> Report:
+        return views.status_report(client, self.name, sites, minimums_of(config), now)
+
+    def metrics(
+        self,
+        client: redis.Redis,
+        config: MonitorConfig,
+        states: Mapping[str, SiteState | None],
+        now: datetime,
+    ) -> Iterable[Metric]:
+        return views.metrics(client, config, states)
+
+    def digest_rows(
+        self, config: MonitorConfig, states: Mapping[str, SiteState | None], today: date
+    ) -> list[DigestRow]:
+        return []  # seats have no date to count down to; their alerts say when they run low
 
 
 ACCESS_LICENSE = AccessLicenseCheck()
