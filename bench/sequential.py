@@ -26,13 +26,11 @@ def checker(config_path: str, state_url: str) -> Callable[[str, str], None]:
     """
     import datetime as dt
 
-    from licmon.checking import endpoint_for
     from licmon.checks.server_license import SERVER_LICENSE
     from licmon.core import payloads
     from licmon.core.alerts import CheckOutcome
     from licmon.destinations.base import Delivery
     from licmon.plugins import DESTINATIONS, load_config
-    from licmon.qrs.client import QrsClient
     from licmon.resources import Resources
 
     config = load_config(Path(config_path), env={})
@@ -40,8 +38,8 @@ def checker(config_path: str, state_url: str) -> Callable[[str, str], None]:
 
     def check(name: str, check_id: str) -> None:
         site = config.site(name)
-        with QrsClient(endpoint_for(site)) as qrs:
-            answer = SERVER_LICENSE.fetch(qrs)
+        # The site's QRS client is kept between checks, as the workers keep it.
+        answer = SERVER_LICENSE.fetch(site, resources)
         now = dt.datetime.now(dt.UTC)
         status = SERVER_LICENSE.evaluate(site, answer, now, config)
         # Butler's notices: the routine status and, at or past the threshold, the alert.

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from licmon.core.templates import DEFAULTS, FIELDS, MessageTemplate
+
 if TYPE_CHECKING:
     from licmon.checks.base import CheckKind
     from licmon.destinations.base import Destination
@@ -51,6 +53,20 @@ class Registry:
             return self.kind(name)
         except KeyError:
             return None
+
+    def templates(self) -> dict[str, MessageTemplate]:
+        """Every message's default texts: the common ones and each kind's own."""
+        found = dict(DEFAULTS)
+        for kind in self.kinds:
+            found |= kind.templates
+        return found
+
+    def template_fields(self) -> dict[str, str]:
+        """What templates may use: the common fields and each kind's own."""
+        found = dict(FIELDS)
+        for kind in self.kinds:
+            found |= kind.template_fields
+        return found
 
     def destination(self, name: str) -> Destination:
         for destination in self.destinations:

@@ -4,6 +4,7 @@ judged, and delivered by the real destinations to the session's InfluxDB 1.6 and
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import textwrap
@@ -13,12 +14,11 @@ from typing import Any
 
 import pytest
 
-from licmon.checking import check_site, endpoint_for
+from licmon.checking import check_site
 from licmon.checks.access_license import ACCESS_LICENSE
 from licmon.core.alerts import CheckOutcome
 from licmon.destinations.base import Delivery
 from licmon.plugins import PLUGINS, load_config_text
-from licmon.qrs.client import QrsClient
 from licmon.resources import Resources
 from licmon.simulator import (
     QlikCerts,
@@ -123,7 +123,7 @@ def test_points_and_mqtt_document_of_every_type(
     topic = f"licmon-test/{uuid.uuid4().hex[:8]}"
     config = config_for(certs, site.port, influx.url, mqtt_broker, topic)
     prod = config.site("prod")
-    with QrsClient(endpoint_for(prod)) as client:
+    with contextlib.closing(Resources(REDIS_URL)) as client:
         status = check_site(ACCESS_LICENSE, prod, client, TICK, config)
     assert status.error is None
     subscriber = Subscriber(*mqtt_broker, f"{topic}/#")
@@ -234,7 +234,7 @@ def test_a_disabled_type_writes_no_point_and_a_failed_check_none(
     site.access = SimulatedAccess(analyzer=None)
     config = config_for(certs, site.port, influx.url, mqtt_broker, "licmon-test/x")
     prod = config.site("prod")
-    with QrsClient(endpoint_for(prod)) as client:
+    with contextlib.closing(Resources(REDIS_URL)) as client:
         status = check_site(ACCESS_LICENSE, prod, client, TICK, config)
         site.fault = "503"
         try:

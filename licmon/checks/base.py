@@ -73,6 +73,10 @@ class CheckKind(Protocol):
     licmon_sections: Mapping[str, type[Any]]
     # Its sections under each `licmon.sites[]` entry (key -> pydantic model, defaulted).
     site_sections: Mapping[str, type[Any]]
+    # Default texts of its own messages (names under `licmon.alerts.templates`) and the
+    # fields they may use, beside the common ones (licmon/core/templates.py).
+    templates: Mapping[str, MessageTemplate]
+    template_fields: Mapping[str, str]
     # Why no site is checked by it: the switches that decide it (`licmon check --kind`).
     not_checked: str
 

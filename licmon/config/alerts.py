@@ -6,6 +6,7 @@ alerts. `thresholdsDays` turns on one alert per level crossed (licmon/core/licen
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import create_model
@@ -26,31 +27,35 @@ class TemplateSection(Section):
     body: Text | None = None
 
 
-def _templates_section() -> type[Section]:
-    return create_model(
-        "Templates",
-        __base__=Section,
-        **{name: (TemplateSection, TemplateSection()) for name in templates.DEFAULTS},
-    )
-
-
-Templates = _templates_section()
-
-
-class AlertsSection(Section):
-    """`licmon.alerts`."""
+class AlertsBase(Section):
+    """`licmon.alerts`, less its templates (`alerts_section` adds them)."""
 
     thresholdsDays: ThresholdLevels | None = None
     repeatExpiredHours: AlertHours = 24
     checkFailures: FailureCount = 3
     # A later.js schedule of the daily digest; none: no digest.
     digest: LaterText | None = None
-    templates: Templates = Templates()  # type: ignore[valid-type]
 
 
-def build_alerts(section: Any, build: Build) -> AlertSettings:
+def alerts_section(defaults: Mapping[str, MessageTemplate]) -> type[Section]:
+    """`licmon.alerts` with one `templates.<name>` per message that has a default (the
+    common ones and every check kind's own)."""
+    chosen = create_model(
+        "Templates",
+        __base__=Section,
+        **{name: (TemplateSection, TemplateSection()) for name in defaults},
+    )
+    return create_model("AlertsSection", __base__=AlertsBase, templates=(chosen, chosen()))
+
+
+def build_alerts(
+    section: Any,
+    build: Build,
+    defaults: Mapping[str, MessageTemplate],
+    fields: Mapping[str, str],
+) -> AlertSettings:
     chosen: dict[str, MessageTemplate] = {}
-    for name, default in templates.DEFAULTS.items():
+    for name, default in defaults.items():
         given = getattr(section.templates, name)
         parts = {}
         for part in ("text", "title", "body"):
@@ -58,7 +63,7 @@ def build_alerts(section: Any, build: Build) -> AlertSettings:
             if value is None:
                 parts[part] = getattr(default, part)
                 continue
-            for problem in templates.problems(value):
+            for problem in templates.problems(value, fields):
                 build.problem(f"licmon.alerts.templates.{name}.{part}", problem, value)
             parts[part] = value
         chosen[name] = MessageTemplate(**parts)

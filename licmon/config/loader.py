@@ -112,7 +112,7 @@ def load_config_text(
         backoff_max_seconds=retries.backoffMaxSeconds,
     )
     limits = _time_limits(document, policy, plugins)
-    alerts = build_alerts(ours.alerts, build)
+    alerts = build_alerts(ours.alerts, build, plugins.templates(), plugins.template_fields())
     check_visibility(ours.broker.visibilityTimeoutSeconds, policy, limits, problems)
     problems.raise_if_any(source)
     return MonitorConfig(

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, create_model
 
-from licmon.config.alerts import AlertsSection
+from licmon.config.alerts import alerts_section
 from licmon.config.fields import (
     Attempts,
     Backoff,
@@ -131,7 +131,6 @@ class LicmonBase(Section):
     broker: BrokerSection = BrokerSection()
     retries: Retries = Retries()
     beat: BeatSection = BeatSection()
-    alerts: AlertsSection = AlertsSection()
 
 
 def _section(name: str, base: type[Section], fields: dict[str, type]) -> type[Section]:
@@ -178,7 +177,7 @@ def document_model(plugins: Registry) -> type[Section]:
     licmon = _section(
         "LicmonSection",
         LicmonBase,
-        {"timeouts": timeout_section}
+        {"timeouts": timeout_section, "alerts": alerts_section(plugins.templates())}
         | {key: model for s in schemas for key, model in s.licmon.items()}
         | {key: model for kind in kinds for key, model in kind.licmon_sections.items()},
     )

@@ -93,19 +93,21 @@ DEFAULTS: Mapping[str, MessageTemplate] = {
 }
 
 
-def problems(template: str) -> list[str]:
-    """What is wrong with a template: a `$` that starts no field, or an unknown field."""
+def problems(template: str, fields: Mapping[str, str] = FIELDS) -> list[str]:
+    """What is wrong with a template: a `$` that starts no field, or an unknown field
+    (`fields`: these and the check kinds' own)."""
     parsed = Template(template)
     if not parsed.is_valid():
         return ["a '$' that starts no field (write '$$' for a dollar sign)"]
     return [
-        f"unknown field ${name} (fields: {', '.join(FIELDS)})"
+        f"unknown field ${name} (fields: {', '.join(fields)})"
         for name in parsed.get_identifiers()
-        if name not in FIELDS
+        if name not in fields
     ]
 
 
 def render(template: str, values: Mapping[str, Any]) -> str:
-    """`template` with `values`; a value left out or None becomes the empty text."""
+    """`template` with `values`; a field left out or None becomes the empty text."""
     shown = {name: "" if value is None else str(value) for name, value in values.items()}
-    return Template(template).safe_substitute({name: "" for name in FIELDS} | shown)
+    parsed = Template(template)
+    return parsed.safe_substitute(dict.fromkeys(parsed.get_identifiers(), "") | shown)

@@ -143,6 +143,9 @@ class AccessLicenseCheck:
     }
     # Its own switch and schedule per site (when `licenseMonitor.enable` is on).
     site_sections: ClassVar[dict[str, type[Section]]] = {"accessLicense": SiteKindSection}
+    # Its texts are among the common defaults (licmon/core/templates.py), from Butler's.
+    templates: ClassVar[dict[str, MessageTemplate]] = {}
+    template_fields: ClassVar[dict[str, str]] = {}
     not_checked = (
         "access licenses not checked (Butler.qlikSenseLicense.licenseMonitor.enable, "
         "licmon.sites[].accessLicense.enable)"

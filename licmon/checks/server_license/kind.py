@@ -72,6 +72,9 @@ class ServerLicenseCheck:
     # Its own switch and schedule per site: on unless `enable: false` (a site watched for
     # its access licenses alone); its `frequency` wins over the site's `frequency`.
     site_sections: ClassVar[dict[str, type[Section]]] = {"serverLicense": SiteKindSection}
+    # Its texts are among the common defaults (licmon/core/templates.py), from Butler's.
+    templates: ClassVar[dict[str, MessageTemplate]] = {}
+    template_fields: ClassVar[dict[str, str]] = {}
     not_checked = (
         "server license not checked (Butler.qlikSenseLicense.serverLicenseMonitor.enable, "
         "licmon.sites[].serverLicense.enable)"
