@@ -38,7 +38,7 @@ from licmon.simulator import (
     run_simulator,
     run_tls_endpoint,
 )
-from tests.qrs_support import closed_port, plain_http_server
+from tests.qrs_support import closed_port, plain_http_server, proxy_ending_in
 
 DAY = dt.timedelta(days=1)
 # Text planted in broken files: an error must never show any of it.
@@ -113,6 +113,13 @@ def test_expired_qrs_certificate_is_read_not_refused(tmp_path: Path) -> None:
     assert abs(leaf.not_after - (_now() - 3 * DAY)) < dt.timedelta(seconds=5)
     # OpenSSL completes the chain from the trust store: Qlik's root comes along.
     assert chain[-1].subject == chain[-1].issuer == leaf.issuer
+
+
+def test_expired_proxy_certificate(tmp_path: Path) -> None:
+    with proxy_ending_in(-1, tmp_path) as (endpoint, certs):
+        leaf, _issuing = read_endpoint(endpoint.host, endpoint.port, timeout=2)
+    assert leaf.not_after == _issued(certs.server.cert)[0].not_valid_after_utc
+    assert abs(leaf.not_after - (_now() - DAY)) < dt.timedelta(seconds=5)
 
 
 def test_certificate_ending_today(tmp_path: Path) -> None:
@@ -227,6 +234,12 @@ def test_pem_chain_file_in_file_order(proxy: ProxyCerts) -> None:
     ]
     assert chain[0].subject == "localhost"
     assert chain[0].issuer == chain[1].subject
+
+
+def test_pem_file_with_the_key_in_it_gives_the_certificate(qlik: QlikCerts, tmp_path: Path) -> None:
+    both = tmp_path / "client.pem"
+    both.write_bytes(qlik.client_key.read_bytes() + qlik.client_cert.read_bytes())
+    assert read_pem_file(both) == read_pem_file(qlik.client_cert)
 
 
 def test_client_certificate_ending_in_n_days(qlik: QlikCerts) -> None:

@@ -23,6 +23,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,14 +240,14 @@ def _handshake(
         except ssl.SSLError as exc:
             # Under TLS 1.2 a server that wants a client certificate may abort after sending
             # its own; the chain already received is what was asked for.
-            chain = _peer_chain(tls)
+            chain = _peer_chain(source, tls)
             if chain:
                 return chain
             raise _handshake_error(source, exc) from None
         except OSError as exc:
             detail = f"connection lost during the TLS handshake ({_reason(exc)})"
             raise CertificateReadError("reset", source, detail) from None
-        chain = _peer_chain(tls)
+        chain = _peer_chain(source, tls)
     if not chain:
         raise CertificateReadError("no_certificate", source, "the server sent no certificate")
     return chain
@@ -261,11 +262,19 @@ def _handshake_error(source: str, exc: ssl.SSLError) -> CertificateReadError:
     return CertificateReadError("tls_handshake", source, f"TLS handshake failed ({_reason(exc)})")
 
 
-def _peer_chain(tls: ssl.SSLSocket) -> list[CertificateInfo]:
+def _peer_chain(source: str, tls: ssl.SSLSocket) -> list[CertificateInfo]:
     """The certificates the peer sent, leaf first, unverified; [] when none arrived."""
-    return [
-        CertificateInfo.from_certificate(x509.load_der_x509_certificate(der)) for der in _ders(tls)
-    ]
+    ders = _ders(tls)
+    return _infos(source, lambda: [x509.load_der_x509_certificate(der) for der in ders])
+
+
+def _infos(source: str, load: Callable[[], list[x509.Certificate]]) -> list[CertificateInfo]:
+    # cryptography parses some fields lazily: a malformed name fails only when read.
+    try:
+        return [CertificateInfo.from_certificate(cert) for cert in load()]
+    except ValueError:
+        detail = "a certificate cannot be parsed (malformed DER or names)"
+        raise CertificateReadError("no_certificate", source, detail) from None
 
 
 def _ders(tls: ssl.SSLSocket) -> list[bytes]:
@@ -274,7 +283,8 @@ def _ders(tls: ssl.SSLSocket) -> list[bytes]:
         return [bytes(der) for der in public() or []]
     private = getattr(getattr(tls, "_sslobj", None), "get_unverified_chain", None)
     if private is not None:  # 3.10 to 3.12: _ssl.Certificate objects
-        return [cert.public_bytes(ssl._ssl.ENCODING_DER) for cert in private() or []]  # type: ignore[attr-defined]
+        der_format = ssl._ssl.ENCODING_DER  # type: ignore[attr-defined]
+        return [cert.public_bytes(der_format) for cert in private() or []]
     with contextlib.suppress(ValueError, ssl.SSLError):
         leaf = tls.getpeercert(binary_form=True)  # the leaf alone, when nothing else exists
         return [leaf] if leaf else []
@@ -300,7 +310,7 @@ def read_pem_file(path: Path, *, label: str = "certificate file") -> list[Certif
         # cryptography's message is generic too; ours never carries the file's bytes.
         detail = "no readable PEM certificate in the file"
         raise CertificateReadError("no_certificate", source, detail) from None
-    return [CertificateInfo.from_certificate(cert) for cert in certs]
+    return _infos(source, lambda: certs)
 
 
 def _read_small_file(source: str, path: Path) -> bytes:
