@@ -8,6 +8,7 @@ import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +19,14 @@ from licmon.simulator import (
     DEFAULT_SERVER_NAMES,
     LOOPBACK_SERVER_NAMES,
     MisfitCerts,
+    ProxyCerts,
     QlikCerts,
     Site,
+    TlsEndpoint,
     ensure_misfit_certs,
     ensure_qlik_certs,
+    issue_proxy_certs,
+    run_tls_endpoint,
 )
 
 XRFKEY = "abcdEFGH12345678"
@@ -166,3 +171,13 @@ def tls_server_that_hangs_up(certs: QlikCerts) -> Iterator[int]:
         stop.set()
         thread.join()
         listener.close()
+
+
+@contextlib.contextmanager
+def proxy_ending_in(days: int, folder: Path) -> Iterator[tuple[TlsEndpoint, ProxyCerts]]:
+    """A site's HTTPS proxy on a free loopback port: a bare TLS endpoint (handshakes only)
+    whose certificate, issued by a corporate issuing CA, ends `days` days from now (0:
+    today, negative: already expired). Its certificates are written to `folder`."""
+    proxy = issue_proxy_certs(folder, days=days)
+    with run_tls_endpoint(proxy.server) as endpoint:
+        yield endpoint, proxy

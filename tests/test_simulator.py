@@ -28,6 +28,7 @@ from licmon.simulator import (
     SimulatedLicense,
     Simulator,
     SiteSpec,
+    ensure_client_cert,
     ensure_qlik_certs,
     run_simulator,
 )
@@ -123,6 +124,51 @@ def test_broken_root_regenerates_the_whole_set(tmp_path: Path) -> None:
     _load(second.client_cert).verify_directly_issued_by(root)
     _load(second.server.cert).verify_directly_issued_by(root)
     assert second.client_cert.read_bytes() != old_client
+
+
+def test_certificates_ending_in_n_days_have_files_of_their_own(tmp_path: Path) -> None:
+    default = ensure_qlik_certs(tmp_path)
+    before = {p: p.read_bytes() for p in (default.client_cert, default.server.cert)}
+    now = dt.datetime.now(dt.UTC)
+    short = ensure_qlik_certs(tmp_path, server_cert_days=10, client_cert_days=-2)
+    assert (short.server.cert.name, short.server.key.name) == (
+        "server_+10d.pem",
+        "server_key_+10d.pem",
+    )
+    assert (short.client_cert.name, short.client_key.name) == (
+        "client_-2d.pem",
+        "client_key_-2d.pem",
+    )
+    assert short.root_ca == default.root_ca
+    assert {p: p.read_bytes() for p in before} == before  # the default pairs untouched
+    root = _load(default.root_ca)
+    for path, days in ((short.server.cert, 10), (short.client_cert, -2)):
+        cert = _load(path)
+        cert.verify_directly_issued_by(root)
+        assert abs(cert.not_valid_after_utc - (now + dt.timedelta(days=days))) < dt.timedelta(
+            seconds=5
+        )
+        assert cert.not_valid_before_utc < cert.not_valid_after_utc
+    # Reused the same day; another lifetime is another file, the default is still the default.
+    again = ensure_qlik_certs(tmp_path, server_cert_days=10, client_cert_days=-2)
+    assert again.server.cert.read_bytes() == short.server.cert.read_bytes()
+    assert ensure_qlik_certs(tmp_path, server_cert_days=0).server.cert.name == "server_+0d.pem"
+    assert ensure_qlik_certs(tmp_path) == default
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_client_certificate_ending_in_n_days_is_taken_until_it_ends(
+    sim: Simulator, certs: tuple[QlikCerts, MisfitCerts]
+) -> None:
+    site = sim.sites["a"]
+    valid = ensure_client_cert(certs[0], 5)
+    assert valid.cert.name == "client_+5d.pem"
+    end = _load(valid.cert).not_valid_after_utc
+    assert end.date() == (dt.datetime.now(dt.UTC) + dt.timedelta(days=5)).date()
+    assert raw_get(site, certs[0], cert=(str(valid.cert), str(valid.key))).status_code == 200
+    ended = ensure_client_cert(certs[0], -1)
+    with pytest.raises(requests.exceptions.SSLError):
+        raw_get(site, certs[0], cert=(str(ended.cert), str(ended.key)))
 
 
 def test_misfit_certificates(certs: tuple[QlikCerts, MisfitCerts]) -> None:
@@ -443,6 +489,45 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
     assert "GET /qrs/license -> 200" in stderr
 
 
+def test_cli_serves_certificates_ending_in_n_days(tmp_path: Path) -> None:
+    from licmon.checks.certificate.reading import read_endpoint, read_pem_file
+
+    port = closed_port()
+    cert_dir = tmp_path / "certs"
+    command = [
+        *(sys.executable, "-m", "licmon.cli.main", "qrs-simulator"),
+        *("--cert-dir", str(cert_dir), "--port", str(port)),
+        *("--server-cert-days", "-4", "--client-cert-days", "3"),
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("serving"):
+                break
+        output = "".join(lines)
+        client, client_key = cert_dir / "client_+3d.pem", cert_dir / "client_key_+3d.pem"
+        assert f"client cert  {client} (ends " in output
+        assert f"server cert  {cert_dir / 'server_-4d.pem'} (ends " in output
+        now = dt.datetime.now(dt.UTC)
+        leaf = read_endpoint(
+            "127.0.0.1", port, timeout=5, client_cert=client, client_key=client_key
+        )[0]
+        assert abs(leaf.not_after - (now - dt.timedelta(days=4))) < dt.timedelta(seconds=30)
+        (read,) = read_pem_file(client)
+        assert abs(read.not_after - (now + dt.timedelta(days=3))) < dt.timedelta(seconds=30)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def test_cli_without_the_simulator_extra_hints_at_it(tmp_path: Path) -> None:
     # A None entry in sys.modules makes `import trustme` fail as an absent package does.
     script = (
@@ -471,6 +556,12 @@ def test_cli_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
         parser.parse_args(["qrs-simulator", "--valid-to", "next tuesday"])
     args = parser.parse_args(["qrs-simulator", "--site", "east=5001", "--site", "west=5002"])
     assert args.site == [("east", 5001), ("west", 5002)]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["qrs-simulator", "--server-cert-days", "soon"])
+    args = parser.parse_args(["qrs-simulator"])
+    assert (args.server_cert_days, args.client_cert_days) == (None, None)
+    args = parser.parse_args(["qrs-simulator", "--server-cert-days", "-3", "--client-cert-days=0"])
+    assert (args.server_cert_days, args.client_cert_days) == (-3, 0)
     assert parser.parse_args(["qrs-simulator", "--valid-to", "-5"]).valid_to == (
         dt.datetime.now(dt.UTC).date() - dt.timedelta(days=5)
     )

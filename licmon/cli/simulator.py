@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+from pathlib import Path
 from typing import Any
 
 _SITE_ARG = re.compile(r"(?P<name>[A-Za-z0-9_.-]+)=(?P<port>\d{1,5})")
@@ -38,6 +39,20 @@ def register(subparsers: Any) -> None:
         action="append",
         metavar="NAME",
         help="name in the server certificate (repeatable; default qlikserver1.domain.local)",
+    )
+    parser.add_argument(
+        "--server-cert-days",
+        type=int,
+        metavar="N",
+        help="serve a server certificate that ends N days from now (0: today, negative: "
+        "already expired); default: one that never ends",
+    )
+    parser.add_argument(
+        "--client-cert-days",
+        type=int,
+        metavar="N",
+        help="write the client certificate to use as one that ends N days from now "
+        "(client_+Nd.pem beside client.pem); default: client.pem, which never ends",
     )
     parser.add_argument(
         "--valid-to",
@@ -77,7 +92,12 @@ def run(args: argparse.Namespace) -> int:
     import threading
 
     try:
-        from licmon.simulator import DEFAULT_SERVER_NAMES, SimulatedLicense, SiteSpec
+        from licmon.simulator import (
+            DEFAULT_SERVER_NAMES,
+            SimulatedLicense,
+            SiteSpec,
+            ensure_qlik_certs,
+        )
         from licmon.simulator.server import start_simulator
     except ModuleNotFoundError as exc:
         # The simulator's certificate tooling is an extra; a bare install hints at it.
@@ -123,14 +143,19 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
 
-    server_names = tuple(args.server_name or DEFAULT_SERVER_NAMES)
-    simulator = start_simulator(specs, args.cert_dir, host=args.host, server_names=server_names)
+    certs = ensure_qlik_certs(
+        args.cert_dir,
+        tuple(args.server_name or DEFAULT_SERVER_NAMES),
+        server_cert_days=args.server_cert_days,
+        client_cert_days=args.client_cert_days,
+    )
+    simulator = start_simulator(specs, certs, host=args.host)
     try:
-        certs = simulator.certs
         print(f"certificates in {certs.directory.resolve()}:", flush=True)
         print(f"  root CA      {certs.root_ca}", flush=True)
-        print(f"  client cert  {certs.client_cert}", flush=True)
+        print(f"  client cert  {certs.client_cert}{_ends(certs.client_cert)}", flush=True)
         print(f"  client key   {certs.client_key}", flush=True)
+        print(f"  server cert  {certs.server.cert}{_ends(certs.server.cert)}", flush=True)
         print(f"  server names {', '.join(certs.server_names)}", flush=True)
         for site in simulator.sites.values():
             print(f"site {site.name}: {site.url}/qrs/license (fault: {site.fault})", flush=True)
@@ -142,3 +167,11 @@ def run(args: argparse.Namespace) -> int:
         simulator.close()
     print("stopped", flush=True)
     return 0
+
+
+def _ends(cert_path: Path) -> str:
+    """When the certificate ends, as printed after its path: a demo watches exactly that."""
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    return f" (ends {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC)"

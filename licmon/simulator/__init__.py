@@ -13,9 +13,13 @@ from licmon.simulator.certs import (
     LOOPBACK_SERVER_NAMES,
     CertPair,
     MisfitCerts,
+    ProxyCerts,
     QlikCerts,
+    ensure_client_cert,
     ensure_misfit_certs,
     ensure_qlik_certs,
+    issue_proxy_certs,
+    lifetime_dates,
 )
 from licmon.simulator.license import DATE_FORMATS, SimulatedLicense
 from licmon.simulator.server import (
@@ -27,6 +31,7 @@ from licmon.simulator.server import (
     run_simulator,
     start_simulator,
 )
+from licmon.simulator.tls_endpoint import TlsEndpoint, endpoint_context, run_tls_endpoint
 
 __all__ = [
     "DATE_FORMATS",
@@ -37,6 +42,7 @@ __all__ = [
     "CertPair",
     "LoginPasses",
     "MisfitCerts",
+    "ProxyCerts",
     "QlikCerts",
     "RecordedRequest",
     "Seats",
@@ -45,10 +51,16 @@ __all__ = [
     "Simulator",
     "Site",
     "SiteSpec",
+    "TlsEndpoint",
     "Tokens",
     "UserPasses",
+    "endpoint_context",
+    "ensure_client_cert",
     "ensure_misfit_certs",
     "ensure_qlik_certs",
+    "issue_proxy_certs",
+    "lifetime_dates",
     "run_simulator",
+    "run_tls_endpoint",
     "start_simulator",
 ]

@@ -9,6 +9,12 @@ Besides the real set, tests need misfits: an unrelated CA with its own client ce
 (a rogue client, or a client trusting the wrong root) and an expired client certificate
 issued by the right root.
 
+The certificate check needs certificates that end on a given day: `ensure_qlik_certs` can
+make the set's server or client pair one that ends N days from now (N may be 0 or negative),
+`ensure_client_cert` writes such a client certificate beside the set, and
+`issue_proxy_certs` makes what a site's HTTPS proxy serves: a leaf issued by a corporate
+issuing CA (an intermediate) under a corporate root, unrelated to Qlik's.
+
 Files are reused when present and still valid so ``make demo`` restarts without minting
 new keys (and without invalidating copies a user already configured). trustme only issues
 certificates; reading the files back to decide whether they can be reused is done with
@@ -70,6 +76,14 @@ class QlikCerts:
 
 
 @dataclass(frozen=True)
+class ProxyCerts:
+    """A corporate chain, as a site's HTTPS proxy (port 443) serves it."""
+
+    root_ca: Path  # the corporate root (what browsers trust)
+    server: CertPair  # the leaf, then the issuing CA, in one file; the leaf's key
+
+
+@dataclass(frozen=True)
 class MisfitCerts:
     """Certificates that must be refused, for failure tests."""
 
@@ -81,8 +95,18 @@ class MisfitCerts:
 def ensure_qlik_certs(
     directory: str | os.PathLike[str],
     server_names: Sequence[str] = DEFAULT_SERVER_NAMES,
+    *,
+    server_cert_days: int | None = None,
+    client_cert_days: int | None = None,
 ) -> QlikCerts:
-    """Create (or reuse when still valid) the Qlik certificate set in `directory`."""
+    """Create (or reuse when still valid) the Qlik certificate set in `directory`.
+
+    By default the server and client certificates never end (trustme's year 3000). With
+    `server_cert_days` / `client_cert_days` the set's server or client pair is instead one
+    that ends that many days from now (0: today, negative: already expired), in files of
+    their own (``server_+30d.pem``, ``client_-5d.pem``, ...) beside the default ones, which
+    stay as they are.
+    """
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     names = tuple(dict.fromkeys(server_names))  # ordered, no duplicates
@@ -92,17 +116,106 @@ def ensure_qlik_certs(
         directory=folder,
         root_ca=folder / "root.pem",
         root_key=folder / "root_key.pem",
-        client=CertPair(folder / "client.pem", folder / "client_key.pem"),
-        server=CertPair(folder / "server.pem", folder / "server_key.pem"),
+        client=_pair(folder, "client", client_cert_days),
+        server=_pair(folder, "server", server_cert_days),
         server_names=names,
     )
     with _folder_lock(folder):
         ca, root = _ensure_ca(certs.root_ca, certs.root_key, "Qlik Sense Simulator CA")
-        if not _valid_leaf(certs.client, root):
-            _write_leaf(certs.client, _issue(ca))
-        if not _valid_leaf(certs.server, root, names):
-            _write_leaf(certs.server, _issue(ca, *names))
+        _ensure_leaf(certs.client, ca, root, (), client_cert_days)
+        _ensure_leaf(certs.server, ca, root, names, server_cert_days)
     return certs
+
+
+def ensure_client_cert(certs: QlikCerts, days: int) -> CertPair:
+    """A client certificate issued by `certs`' root that ends `days` days from now.
+
+    Usable by the QRS client like ``client.pem`` while it has not ended; written as
+    ``client_{days:+d}d.pem`` and ``client_key_{days:+d}d.pem`` in the set's folder and
+    reused there for the rest of the day (UTC).
+    """
+    pair = _pair(certs.directory, "client", days)
+    with _folder_lock(certs.directory):
+        loaded = _load_ca(certs.root_ca, certs.root_key)
+        if loaded is None:
+            raise ValueError(f"{certs.root_ca}: no usable root CA; call ensure_qlik_certs first")
+        ca, root = loaded
+        _ensure_leaf(pair, ca, root, (), days)
+    return pair
+
+
+def issue_proxy_certs(
+    directory: str | os.PathLike[str],
+    server_names: Sequence[str] = LOOPBACK_SERVER_NAMES,
+    *,
+    days: int | None = None,
+) -> ProxyCerts:
+    """A new corporate root, issuing CA and server certificate in `directory`.
+
+    The leaf ends `days` days from now (None: never, trustme's year 3000). Always issued
+    afresh (nothing reads these back), as ``proxy*.pem`` files named by the lifetime.
+    """
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = "" if days is None else f"_{days:+d}d"
+    root = trustme.CA(
+        key_type=_KEY_TYPE, organization_name="Example Corp", organization_unit_name="Root CA"
+    )
+    issuing = root.create_child_ca(key_type=_KEY_TYPE)
+    not_before, not_after = lifetime_dates(days) if days is not None else (None, None)
+    leaf = issuing.issue_cert(
+        *server_names,
+        common_name=server_names[0],
+        organization_name="Example Corp",
+        not_before=not_before,
+        not_after=not_after,
+        key_type=_KEY_TYPE,
+    )
+    certs = ProxyCerts(
+        root_ca=folder / f"proxy_root{tag}.pem",
+        server=CertPair(folder / f"proxy{tag}.pem", folder / f"proxy_key{tag}.pem"),
+    )
+    _atomic_write(certs.root_ca, root.cert_pem.bytes(), mode=0o644)
+    _atomic_write(certs.server.key, leaf.private_key_pem.bytes(), mode=0o600)
+    # trustme's chain is the leaf then the issuing CA (not the root): what a server sends.
+    chain = b"".join(pem.bytes() for pem in leaf.cert_chain_pems)
+    _atomic_write(certs.server.cert, chain, mode=0o644)
+    return certs
+
+
+def lifetime_dates(days: int) -> tuple[dt.datetime, dt.datetime]:
+    """(not_before, not_after) of a certificate issued now that ends `days` days from now.
+
+    Whole seconds, as X.509 stores them, so what was issued compares equal to what is read.
+    """
+    now = _now().replace(microsecond=0)
+    not_after = now + dt.timedelta(days=days)
+    # Valid for a while before it ends, also when it ended already (not_before < not_after).
+    return min(now, not_after) - dt.timedelta(days=30), not_after
+
+
+def _pair(folder: Path, role: str, days: int | None) -> CertPair:
+    if days is None:
+        return CertPair(folder / f"{role}.pem", folder / f"{role}_key.pem")
+    # Its own files per lifetime: a cached certificate is never taken for another lifetime.
+    return CertPair(folder / f"{role}_{days:+d}d.pem", folder / f"{role}_key_{days:+d}d.pem")
+
+
+def _ensure_leaf(
+    pair: CertPair,
+    ca: trustme.CA,
+    root: x509.Certificate,
+    names: Sequence[str],
+    days: int | None,
+) -> None:
+    """Reuse the pair when it still fits, else issue it (a server one for `names`)."""
+    if days is None:
+        if not _valid_leaf(pair, root, names):
+            _write_leaf(pair, _issue(ca, *names))
+        return
+    if not _fits_lifetime(pair, root, names, days):
+        not_before, not_after = lifetime_dates(days)
+        _write_leaf(pair, _issue(ca, *names, not_before=not_before, not_after=not_after))
 
 
 def ensure_misfit_certs(certs: QlikCerts) -> MisfitCerts:
@@ -242,6 +355,11 @@ def _valid_leaf(pair: CertPair, root: x509.Certificate, names: Sequence[str] = (
     cert = _usable_pair(pair.cert, pair.key)
     if cert is None or not _signed_by(cert, root):
         return False
+    return _names_match(cert, names)
+
+
+def _names_match(cert: x509.Certificate, names: Sequence[str]) -> bool:
+    """The certificate names exactly `names` (a client certificate: none asked, any fits)."""
     if not names:
         return True
     try:
@@ -257,6 +375,24 @@ def _general_name(name: str) -> x509.GeneralName:
         return x509.IPAddress(ipaddress.ip_address(name))
     except ValueError:
         return x509.DNSName(name)
+
+
+def _fits_lifetime(pair: CertPair, root: x509.Certificate, names: Sequence[str], days: int) -> bool:
+    """Issued by `root` for `names` and ending on the day `days` from today (UTC).
+
+    The day, not the second: a demo restarted later the same day keeps its files, and the
+    days left read from them are still `days`. Ended certificates are fine here.
+    """
+    try:
+        cert, key = _load_pair(pair.cert, pair.key)
+    except (OSError, ValueError):
+        return False
+    return (
+        cert.public_key() == key.public_key()
+        and _signed_by(cert, root)
+        and _names_match(cert, names)
+        and cert.not_valid_after_utc.date() == lifetime_dates(days)[1].date()
+    )
 
 
 def _issued_by(pair: CertPair, root: x509.Certificate) -> bool:
