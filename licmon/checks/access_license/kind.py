@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import create_model
 
+from licmon.checks import switches
 from licmon.checks.access_license import history as access_history
 from licmon.checks.access_license import views
 from licmon.checks.qrs_source import qrs_client
-from licmon.config.fields import LaterText, NonNegative, Percent, Switch, Text
+from licmon.checks.switches import OwnMqtt
+from licmon.config.fields import LaterText, NonNegative, Percent, Switch
 from licmon.config.schema import SiteKindSection
-from licmon.config.sections import EnableSwitch, Section
+from licmon.config.sections import Section
 from licmon.core import access_alerts, access_payloads
 from licmon.core.access_license import (
     COUNTED_TYPES,
@@ -69,34 +71,10 @@ class Monitor(Section):
     frequency: LaterText = "every 6 hours"
 
 
-class AccessMqtt(Section):
-    """`licmon.accessLicense.mqtt`: each switch left out follows the server license's."""
-
-    enable: Switch | None = None
-    sendRecurring: EnableSwitch | None = None
-    sendAlert: EnableSwitch | None = None
-    topic: Text | None = None
-
-
 class AccessLicenseSection(Section):
     """`licmon.accessLicense`."""
 
-    mqtt: AccessMqtt = AccessMqtt()
-
-
-class KindMqtt(Section):
-    """The MQTT switches in effect for this kind, and its status topic."""
-
-    enable: bool
-    sendRecurring: EnableSwitch
-    sendAlert: EnableSwitch
-    statusTopic: str
-
-
-class KindWebhook(Section):
-    enable: bool
-    sendRecurring: EnableSwitch
-    sendAlert: EnableSwitch
+    mqtt: OwnMqtt = OwnMqtt()
 
 
 class AccessMinimum(Section):
@@ -127,8 +105,7 @@ def minimums(document: Any) -> dict[str, Minimum]:
 
 
 def sibling_topic(server_topic: str) -> str:
-    parent, slash, _ = server_topic.rstrip("/").rpartition("/")
-    return f"{parent}{slash}{TOPIC_LEAF}"
+    return switches.sibling_topic(server_topic, TOPIC_LEAF)
 
 
 class AccessLicenseCheck:
@@ -183,33 +160,13 @@ class AccessLicenseCheck:
         return None  # its minimums are the whole configuration's (`own_settings`)
 
     def feature(self, document: Any, key: str) -> tuple[str, Any] | None:
-        server = document.Butler.qlikSenseLicense.serverLicenseMonitor.destination
-        server_path = "Butler.qlikSenseLicense.serverLicenseMonitor.destination"
         if key == "influxDb":
             section = document.Butler.qlikSenseLicense.licenseMonitor.destination.influxDb
             return f"{MONITOR_PATH}.destination.influxDb", section
-        if key == "mqtt":
-            own, inherited = document.licmon.accessLicense.mqtt, server.mqtt
-            topic = own.topic or sibling_topic(
-                document.Butler.mqttConfig.qlikSenseServerLicenseTopic
-            )
-            section = KindMqtt(
-                enable=inherited.enable if own.enable is None else own.enable,
-                sendRecurring=own.sendRecurring or inherited.sendRecurring,
-                sendAlert=own.sendAlert or inherited.sendAlert,
-                statusTopic=topic,
-            )
-            path = f"{server_path}.mqtt" if own.enable is None else "licmon.accessLicense.mqtt"
-            return path, section
-        if key == "webhook":
-            hooks = server.webhook
-            section = KindWebhook(
-                enable=hooks.enable,
-                sendRecurring=EnableSwitch(enable=False),
-                sendAlert=hooks.sendAlert,
-            )
-            return f"{server_path}.webhook", section
-        return None
+        own = document.licmon.accessLicense.mqtt
+        return switches.following_server(
+            document, key, own, "licmon.accessLicense.mqtt", TOPIC_LEAF
+        )
 
     def fetch(self, site: Site, connections: Connections) -> Mapping[str, Any]:
         return qrs_client(site, connections).get_access_overview()
