@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from licmon.checks.access_license import ACCESS_LICENSE
+from licmon.checks.certificate.kind import CERTIFICATE
 from licmon.checks.server_license import SERVER_LICENSE
 from licmon.config import loader
 from licmon.config.model import MonitorConfig
@@ -25,6 +26,7 @@ from licmon.registry import Registry
 KINDS = (
     SERVER_LICENSE,
     ACCESS_LICENSE,
+    CERTIFICATE,
 )
 DESTINATIONS = (
     InfluxDbDestination(),
