@@ -18,6 +18,8 @@ from licmon.core.access_license import Minimum
 from licmon.simulator import ensure_qlik_certs
 from worker.beat import beat_schedule
 
+pytestmark = pytest.mark.fast
+
 ACCESS = "access_license"
 
 

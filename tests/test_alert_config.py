@@ -13,6 +13,8 @@ from licmon.core.alerts import CHECK_FAILING, Message
 from licmon.core.license_alerts import ABOUT_TO_EXPIRE
 from tests.test_config import butler_doc, certs, dump, qlik_certs  # noqa: F401
 
+pytestmark = pytest.mark.fast
+
 
 def with_alerts(certs_dir: Path, alerts: dict, **site: object) -> dict:
     document = butler_doc(certs_dir)

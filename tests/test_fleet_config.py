@@ -15,6 +15,8 @@ from licmon.checks import ACCESS_LICENSE, SERVER_LICENSE
 from licmon.config import ConfigError, load_config
 from licmon.simulator import ensure_qlik_certs
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture(scope="session")
 def qlik_certs(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -15,6 +15,8 @@ from licmon.config.reliability import (
     longest_countdown,
 )
 
+pytestmark = pytest.mark.fast
+
 
 def load(licmon: str = "{}") -> object:
     return load_config_text(f"licmon: {licmon}\n", env={})
