@@ -26,7 +26,6 @@ import contextvars
 import heapq
 import itertools
 import json
-import os
 import socket
 import threading
 import time
@@ -40,6 +39,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import PoolManager
+
+from licmon.resources import current
 
 _CHUNK = 64 * 1024
 
@@ -86,12 +87,14 @@ class Answer:
 # --- the watchdog ---------------------------------------------------------------------------
 
 
-class _Watchdog:
+class Watchdog:
     """One thread per process that expires every call's deadline, in deadline order.
 
     A thread per call (threading.Timer) costs about 170 µs of CPU to start and stop, ten
     times per check; this one sleeps until the nearest deadline. Calls that end in time are
-    dropped from the heap lazily, when their deadline comes up.
+    dropped from the heap lazily, when their deadline comes up. The process's one is
+    `licmon.resources.current().watchdog`: a forked child, which has none of its parent's
+    threads, gets a new one with the rest of its process state.
     """
 
     def __init__(self) -> None:
@@ -122,18 +125,6 @@ class _Watchdog:
             due.expire()  # outside the lock: a shutdown() may take a moment
 
 
-_watchdog = _Watchdog()
-
-
-def _new_watchdog_after_fork() -> None:
-    # A forked child has none of the parent's threads; its calls get a watchdog of their own.
-    global _watchdog
-    _watchdog = _Watchdog()
-
-
-os.register_at_fork(after_in_child=_new_watchdog_after_fork)
-
-
 class _Watch:
     """Shuts down whatever socket the call is using once its deadline passes."""
 
@@ -142,7 +133,7 @@ class _Watch:
         self._socket: socket.socket | None = None
         self.done = False
         self.expired = False
-        _watchdog.watch(time.monotonic() + max(seconds, 0.0), self)
+        current().watchdog.watch(time.monotonic() + max(seconds, 0.0), self)
 
     def expire(self) -> None:
         with self._lock:

@@ -1,9 +1,15 @@
-"""What one process keeps between checks: its Redis client, HTTP sessions and the
-connections of destinations (MQTT, InfluxDB), created on first use and closed together.
+"""What one process keeps for its lifetime, in one object (`Process`, `current()`): its
+config, its Redis client, HTTP sessions and the connections of destinations (MQTT,
+InfluxDB), the HTTP deadline watchdog's thread, and the lock Apprise's log guard is set up
+under.
 
-This is the one place that knows about processes. A Celery prefork parent never delivers,
-so it never fills these; a child that was forked from a process that did (a test, a
-script) starts with an empty set instead of sharing its parent's sockets.
+This is the one place that knows about processes. One fork hook (`os.register_at_fork`)
+gives a forked child a fresh `Process`: a Celery prefork parent never delivers, so it never
+fills these, but a child forked from a process that did (a test, a script) must not share
+its parent's sockets, must not wait on a watchdog thread that does not exist in it, nor on
+a lock another thread of the parent held at the fork. What the child keeps is what holds no
+connection, thread or lock: the config and whether the broker's persistence was checked.
+`close()` (Celery's worker_process_shutdown) closes every connection together.
 """
 
 from __future__ import annotations
@@ -13,15 +19,22 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import redis
+if TYPE_CHECKING:
+    # Imported when first used (`_state_store`): bounded HTTP calls (the CLI's QRS checks)
+    # need a watchdog from here, not the Redis client.
+    import redis
+
+    from licmon.bounded_http import Watchdog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
 class Resources:
+    """The connections one process keeps: kept while in use, closed together."""
+
     def __init__(self, redis_url: str) -> None:
         self._redis_url = redis_url
         self._redis: redis.Redis | None = None
@@ -97,6 +110,8 @@ def _close(item: Any) -> None:
 
 
 def _state_store(url: str) -> redis.Redis:
+    import redis
+
     if url.startswith(("redis://", "rediss://", "unix://")):
         return redis.Redis.from_url(url, socket_timeout=10, health_check_interval=30)
     # An embedded broker (the demo without Redis): the state lives in this process, so the
@@ -111,22 +126,71 @@ def _state_store(url: str) -> redis.Redis:
     return fakeredis.FakeRedis()
 
 
-_current: tuple[int, Resources] | None = None
-_current_lock = threading.Lock()
+class Process:
+    """This process's lifetime state; `current()` is the one of the running process."""
+
+    def __init__(self, *, config: Any | None = None, persistence_checked: bool = False) -> None:
+        # Inherited by a forked child: loaded once by the parent (a prefork worker's children
+        # run on the config it read), and asked of the broker once per deployment start.
+        self.config = config  # worker.runtime's MonitorConfig
+        self.persistence_checked = persistence_checked
+        # New in every process: connections, a thread, locks.
+        self._lock = threading.Lock()
+        self._resources: Resources | None = None
+        self._watchdog: Watchdog | None = None
+        # Apprise's log guard adds its filter under this (licmon.senders.apprise._guard).
+        self.apprise_setup = threading.Lock()
+
+    def resources(self, redis_url: str) -> Resources:
+        """The connections, made on first use (on the first `redis_url` asked for)."""
+        with self._lock:
+            if self._resources is None:
+                self._resources = Resources(redis_url)
+            return self._resources
+
+    @property
+    def watchdog(self) -> Watchdog:
+        """The thread that expires bounded HTTP calls' deadlines (started on first call)."""
+        with self._lock:
+            if self._watchdog is None:
+                from licmon.bounded_http import Watchdog
+
+                self._watchdog = Watchdog()
+            return self._watchdog
+
+    def forked(self) -> Process:
+        """What a forked child starts with: this one's config, nothing of its connections."""
+        return Process(config=self.config, persistence_checked=self.persistence_checked)
+
+    def close(self) -> None:
+        """Close every connection; the next use opens new ones. The watchdog thread (a
+        daemon, idle without calls) stays for calls still to come."""
+        with self._lock:
+            resources, self._resources = self._resources, None
+        if resources is not None:
+            resources.close()
+
+
+_process = Process()
+
+
+def current() -> Process:
+    return _process
+
+
+def _fresh_in_child() -> None:
+    # The one fork hook: runs in the child, while it has a single thread.
+    global _process
+    _process = _process.forked()
+
+
+os.register_at_fork(after_in_child=_fresh_in_child)
 
 
 def process_resources(redis_url: str) -> Resources:
     """This process's resources (new in a process forked from one that had some)."""
-    global _current
-    with _current_lock:
-        if _current is None or _current[0] != os.getpid():
-            _current = (os.getpid(), Resources(redis_url))
-        return _current[1]
+    return current().resources(redis_url)
 
 
 def close_process_resources() -> None:
-    global _current
-    with _current_lock:
-        current, _current = _current, None
-    if current is not None and current[0] == os.getpid():
-        current[1].close()
+    current().close()

@@ -16,6 +16,7 @@ import pytest
 import redis as redis_lib
 
 from tests import services
+from tests.fast_tier import FastTierGuard, guard_enabled
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,6 +27,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         or os.environ.get("LICMON_REQUIRE_SERVICES") == "1",
         help="fail (instead of skip) a test whose service or tool is missing",
     )
+    parser.addoption(
+        "--fast-guard",
+        action="store_true",
+        default=os.environ.get("LICMON_FAST_GUARD") == "1",
+        help="fail any test that opens a socket or starts a process (make test-fast)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The `fast` tier's rules (tests/fast_tier.py); the runtime guard only with --fast-guard.
+    config.pluginmanager.register(FastTierGuard(config), "licmon-fast-tier")
 
 
 def service_missing(config: pytest.Config, what: str) -> None:
@@ -100,7 +112,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     order, as without xdist (they share the test Redis and Mosquitto, and flush them); each
     fault test has services of its own and runs in another worker beside them. (xdist's
     `--dist loadgroup` cannot be used: its group marks no longer reach the node ids under
-    pytest 9.)"""
+    pytest 9.)
+
+    Under --fast-guard no test reaches a shared service: None leaves xdist's default load
+    scheduling, spreading the tests over every worker."""
+    if guard_enabled(config):
+        return None
     from xdist.scheduler import LoadScopeScheduling
 
     class SharedServicesInOneWorker(LoadScopeScheduling):

@@ -7,10 +7,14 @@ import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from licmon.core.access_alerts import alert_text, judge, notice
 from licmon.core.access_license import AccessStatus, Minimum, failed_access
 from licmon.core.alerts import CheckOutcome, History, Message, decide
 from licmon.core.notices import Notice
+
+pytestmark = pytest.mark.fast
 
 MINIMUMS = {
     "professional": Minimum(min_available=5, forecast_days=30),

@@ -18,6 +18,8 @@ from licmon.plugins import PLUGINS, load_config
 from licmon.simulator import ensure_qlik_certs
 from worker.beat import beat_schedule
 
+pytestmark = pytest.mark.fast
+
 ACCESS = "access_license"
 
 

@@ -20,6 +20,8 @@ from licmon.core.access_license import (
 from licmon.core.access_payloads import influx_points, licenses_document, status_document
 from licmon.core.notices import InfluxPoint
 
+pytestmark = pytest.mark.fast
+
 AT = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 

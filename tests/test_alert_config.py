@@ -14,6 +14,8 @@ from licmon.core.license_alerts import ABOUT_TO_EXPIRE
 from licmon.plugins import load_config
 from tests.test_config import butler_doc, certs, dump, qlik_certs  # noqa: F401
 
+pytestmark = pytest.mark.fast
+
 
 def with_alerts(certs_dir: Path, alerts: dict, **site: object) -> dict:
     document = butler_doc(certs_dir)

@@ -14,6 +14,8 @@ from licmon.core.license_alerts import ABOUT_TO_EXPIRE, EXPIRED, RENEWED, LevelP
 from licmon.core.server_license import Level, LicenseStatus
 from licmon.core.templates import DEFAULTS, problems, render
 
+pytestmark = pytest.mark.fast
+
 START = datetime(2026, 1, 1, 8, tzinfo=UTC)
 LEVELS = LevelPolicy(levels=(60, 30, 14, 7, 1))
 BUTLER = LevelPolicy()

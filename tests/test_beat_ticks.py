@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from worker.beat import check_id, due_tick, instant_text
 from worker.schedules import LaterJsSchedule
+
+pytestmark = pytest.mark.fast
 
 
 def at(text: str) -> datetime:

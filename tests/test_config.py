@@ -15,6 +15,8 @@ from licmon.config import ConfigError, DateOrder
 from licmon.plugins import load_config
 from licmon.simulator import ensure_qlik_certs
 
+pytestmark = pytest.mark.fast
+
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "config" / "butler-seed.yaml"
 PRODUCTION = Path(__file__).parent / "fixtures" / "butler-production.yaml"

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from licmon.core.digest import Standing, digest, digest_notice
 from licmon.core.templates import DEFAULTS, MessageTemplate
+
+pytestmark = pytest.mark.fast
 
 TODAY = date(2026, 11, 28)
 

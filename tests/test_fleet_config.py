@@ -17,6 +17,8 @@ from licmon.config import ConfigError
 from licmon.plugins import load_config
 from licmon.simulator import ensure_qlik_certs
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture(scope="session")
 def qlik_certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -130,11 +132,11 @@ def test_a_worker_consumes_what_it_started_with_never_a_zone_it_routes_to(
     on the app's real queue table, as the worker runs it after applying -Q."""
     from types import SimpleNamespace
 
-    from worker import runtime
+    from licmon.resources import current
     from worker.zones import ZoneQueues
 
     config = load(tmp_path, {"sites": [site("a", certs, zone="east")]})
-    monkeypatch.setattr(runtime, "_config", config)
+    monkeypatch.setattr(current(), "config", config)  # worker.runtime's config
     central = {"license.fetch", "deliver.influxdb", "deliver.mqtt", "deliver.webhook"}
     for option_q, zone, expected in (
         ((), (), central),

@@ -11,9 +11,12 @@ import itertools
 import re
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.observe_support import DASHBOARDS, REPO, dashboard
+
+pytestmark = pytest.mark.fast
 
 PROVISIONING = REPO / "deploy" / "grafana" / "provisioning"
 BOARDS = {"licmon-influxdb.json": "influxdb", "licmon-prometheus.json": "prometheus"}

@@ -19,6 +19,8 @@ from licmon.laterjs.api import to_ms
 from licmon.laterjs.arrays import next_invalid, next_value
 from licmon.laterjs.jsdate import JSDate, date_utc
 
+pytestmark = pytest.mark.fast
+
 START = datetime(2026, 11, 28, 3, 17, tzinfo=UTC)
 
 # (text, next 4 from START as later.js prints them; None: later.js's undefined).

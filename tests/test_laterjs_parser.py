@@ -10,6 +10,8 @@ import pytest
 
 from licmon.laterjs import LaterParseError, LaterSchedule, parse_text
 
+pytestmark = pytest.mark.fast
+
 # (text, schedules, exceptions) exactly as later.parse.text returns them.
 VALID: list[tuple[str, list[dict[str, list[int]]], list[Any]]] = [
     ("every 24 hours", [{"h": [0]}], []),

@@ -8,6 +8,8 @@ import pytest
 
 from licmon.core.dates import DateOrder, UnreadableDate, parse_license_date
 
+pytestmark = pytest.mark.fast
+
 MONTH, DAY = DateOrder.MONTH_FIRST, DateOrder.DAY_FIRST
 
 

@@ -9,6 +9,8 @@ import pytest
 from licmon.core.dates import DateOrder
 from licmon.core.server_license import Level, LicenseStatus, evaluate_license, failed_status
 
+pytestmark = pytest.mark.fast
+
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
 QLIK_DOC_KEY_DETAILS = (

@@ -11,6 +11,8 @@ from influxdb_client import Point, WritePrecision
 
 from licmon.senders.line_protocol import encode_line, epoch_seconds
 
+pytestmark = pytest.mark.fast
+
 AT = dt.datetime(2026, 11, 28, 10, 0, 5, 700_000, tzinfo=dt.UTC)
 text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
 value = st.one_of(st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(), text, st.none())

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from licmon.core import payloads
 from licmon.core.server_license import LicenseStatus, evaluate_license
+
+pytestmark = pytest.mark.fast
 
 NOW = datetime(2026, 11, 28, 3, 17, tzinfo=UTC)
 TICK = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)

@@ -16,6 +16,8 @@ from licmon.config.reliability import (
 )
 from licmon.plugins import load_config_text
 
+pytestmark = pytest.mark.fast
+
 
 def load(licmon: str = "{}") -> object:
     return load_config_text(f"licmon: {licmon}\n", env={})

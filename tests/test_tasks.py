@@ -423,7 +423,7 @@ def test_a_new_check_kind_is_planned_and_delivered_without_pipeline_changes(
         plugins=Registry((*plugins.kinds, kind), plugins.destinations),  # type: ignore[arg-type]
         destinations={**given.destinations, kind.name: given.destinations[plugins.kinds[0].name]},
     )
-    monkeypatch.setattr(runtime, "_config", config)  # restored after the test
+    runtime.use(config)
     check_id = f"alpha@{uuid.uuid4().hex[:8]}"
     outcome = CheckOutcome(ok=True, checked_at=datetime.now(UTC))
     planned = plan(kind, config, config.site("alpha"), status, outcome, check_id)  # type: ignore[arg-type]
@@ -459,3 +459,4 @@ def test_a_new_check_kind_is_planned_and_delivered_without_pipeline_changes(
         "the new kind's alert",
     )
     assert call.json() == {"nodes": 3}
+    runtime.use(given)

@@ -18,12 +18,11 @@ from urllib.parse import urlsplit
 import redis
 
 from licmon.config.model import MonitorConfig
+from licmon.resources import current
 
 log = logging.getLogger("licmon.broker")
 # A worker or beat that refuses to start because its broker would lose what it holds.
 EXIT_NOT_PERSISTENT = 3
-
-_checked = False
 
 
 @dataclass(frozen=True)
@@ -73,10 +72,11 @@ def verdict(found: Persistence, url: str) -> str | None:
 
 def check_broker_persistence(config: MonitorConfig, client: redis.Redis, role: str) -> None:
     """Warn once per process (a worker running beat as a thread is asked once), or refuse."""
-    global _checked
-    if _checked:
+    # Kept in the process's state (licmon.resources.Process), inherited by a forked child.
+    process = current()
+    if process.persistence_checked:
         return
-    _checked = True
+    process.persistence_checked = True
     url = config.broker.url.get_secret_value()
     if not url.startswith(("redis://", "rediss://", "unix://")):
         return  # the demo's embedded broker: nothing survives it anyway, by design

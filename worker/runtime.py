@@ -12,32 +12,34 @@ from licmon.claims import Claims
 from licmon.config import ConfigError, MonitorConfig
 from licmon.deadletters import DeadLetters
 from licmon.plugins import load_config
-from licmon.resources import Resources, process_resources
+from licmon.resources import Resources, current, process_resources
 from licmon.state.alert_history import AlertHistory
 from licmon.state.fleet import FleetState
 from licmon.state.pending import PendingChecks
 
-_config: MonitorConfig | None = None
+# The config is kept in the process's state (licmon.resources.Process): a prefork child
+# inherits its parent's, as it inherited this module's global before.
 
 
 def use(config: MonitorConfig) -> None:
     """Run this process on `config` (tests, scripts) instead of $LICMON_CONFIG."""
-    global _config
-    _config = config
+    current().config = config
 
 
 def config() -> MonitorConfig:
-    global _config
-    if _config is None:
+    process = current()
+    if process.config is None:
         try:
-            _config = load_config()
+            loaded = load_config()
         except ConfigError as exc:
             # A worker or beat with a broken config must stop with the reason, not a traceback.
             print(f"configuration error: {exc.report()}", file=sys.stderr)
             raise SystemExit(2) from None
-        for warning in _config.warnings:
+        for warning in loaded.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-    return _config
+        process.config = loaded
+    config: MonitorConfig = process.config
+    return config
 
 
 def resources() -> Resources:

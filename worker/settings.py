@@ -15,6 +15,7 @@ from typing import Any
 
 from kombu import Queue
 
+from licmon import lifetimes
 from licmon.config import reliability
 from licmon.config.model import MonitorConfig, RetryPolicy
 from licmon.plugins import DESTINATIONS
@@ -38,7 +39,7 @@ def delivery_queue(destination: str) -> str:
 # is dead-lettered instead of crashing the next worker too.
 MAX_REDELIVERIES = 3
 # A finished check or delivery refuses duplicates (a second beat, a resend) this long.
-DONE_SECONDS = 7 * 24 * 3600
+DONE_SECONDS = lifetimes.DONE_SECONDS
 
 
 def claim_seconds(config: MonitorConfig) -> int:

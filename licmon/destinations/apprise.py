@@ -18,15 +18,12 @@ from licmon.config.env import EnvOverlay
 from licmon.config.fields import Switch, Text
 from licmon.config.sections import EnableSwitch, Section
 from licmon.core.notices import Notice
-from licmon.destinations.base import Delivery, DestinationSchema
+from licmon.destinations.base import Delivery, DestinationSchema, Part, deliver_each_once
 from licmon.resources import Resources
 from licmon.senders.apprise import AppriseTarget, send_apprise, understands
 from licmon.senders.errors import PermanentDeliveryError
 
 ENV_PREFIX = "LICMON_APPRISE_URL_"
-# How long a notice sent to a URL is remembered: as long as a finished delivery's claim
-# (worker.settings.DONE_SECONDS, not imported: worker imports the destinations).
-_SENT_SECONDS = 7 * 24 * 3600
 
 
 def _apprise_url(value: Any) -> str:
@@ -117,6 +114,27 @@ class AppriseDestination:
     def alert_targets(self, settings: tuple[AppriseTarget, ...]) -> list[str]:
         return [target.key for target in settings if target.send_alert]
 
+    def parts(
+        self, settings: tuple[AppriseTarget, ...], target: str, delivery: Delivery
+    ) -> list[Part]:
+        # A URL may get two notices (status and alert); when the second fails, the retry
+        # does not send the first again (deliver_each_once remembers each one sent).
+        chosen = self._chosen(settings, target)
+        return [Part(notice.event, notice) for notice in delivery.notices if wanted(chosen, notice)]
+
+    def send_one(
+        self,
+        settings: tuple[AppriseTarget, ...],
+        target: str,
+        delivery: Delivery,
+        part: Part,
+        resources: Resources,
+    ) -> str:
+        notice = part.notice
+        assert notice is not None  # every Apprise part is a notice
+        send_apprise(self._chosen(settings, target), notice.title, notice.body, alert=notice.alert)
+        return f"sent {notice.event!r}"
+
     def deliver(
         self,
         settings: tuple[AppriseTarget, ...],
@@ -124,24 +142,10 @@ class AppriseDestination:
         delivery: Delivery,
         resources: Resources,
     ) -> str:
+        return deliver_each_once(self, settings, target, delivery, resources)
+
+    def _chosen(self, settings: tuple[AppriseTarget, ...], target: str) -> AppriseTarget:
         chosen = next((each for each in settings if each.key == target), None)
         if chosen is None:
             raise PermanentDeliveryError(self.name, target, "not in this worker's configuration")
-        done = []
-        for notice in delivery.notices:
-            if not wanted(chosen, notice):
-                continue
-            # A URL may get two notices (status and alert). When the second fails, the
-            # retry must not send the first again: each one sent is remembered.
-            sent = _sent_key(delivery, target, notice)
-            if resources.redis.exists(sent):
-                done.append(f"{notice.event!r} sent before")
-                continue
-            send_apprise(chosen, notice.title, notice.body, alert=notice.alert)
-            resources.redis.set(sent, 1, ex=_SENT_SECONDS)
-            done.append(f"sent {notice.event!r}")
-        return "; ".join(done) or "nothing to send"
-
-
-def _sent_key(delivery: Delivery, target: str, notice: Notice) -> str:
-    return f"licmon:apprise:sent:{delivery.check_id}:{delivery.kind.name}:{target}:{notice.event}"
+        return chosen

@@ -7,7 +7,9 @@
 - `status_targets` and `alert_targets`: which of its targets get every check's routine
   status, and which get alerts (names, never secrets); `records_failed_checks`: whether a
   failed check is delivered to its status targets too (InfluxDB records every check);
-- `deliver`: one target receives one check, through its sender.
+- `parts` and `send_one`: what one target is sent of one check, part by part (a notice, or
+  the check's status document), and sending one part through its sender; `deliver` is
+  `deliver_each_once` over them, which sends each part of a delivery to a target once.
 
 It raises only the senders' `DeliveryError` family, whose `transient` flag decides between
 retrying and giving up.
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from licmon.core.alerts import CheckOutcome
 from licmon.core.notices import Notice
+from licmon.lifetimes import DONE_SECONDS
 
 if TYPE_CHECKING:
     from licmon.checks.base import CheckKind
@@ -59,6 +62,19 @@ class Delivery:
     outcome: CheckOutcome
 
 
+@dataclass(frozen=True)
+class Part:
+    """One thing a delivery sends to its target: a notice, or (notice None) the check's own
+    document (MQTT's status, InfluxDB's points)."""
+
+    # Unique within the delivery: the notice's event, or what the document is.
+    identity: str
+    notice: Notice | None = None
+    # False: sending it twice is harmless (InfluxDB overwrites a point with the same
+    # measurement, tags and timestamp), so it costs no Redis to remember.
+    remember: bool = True
+
+
 class Destination(Protocol):
     # The Celery task is `deliver.<name>` and its queue has the same name.
     name: str
@@ -83,6 +99,53 @@ class Destination(Protocol):
         """Targets that receive alerts; each keeps its own alert history."""
         ...
 
-    def deliver(self, settings: Any, target: str, delivery: Delivery, resources: Resources) -> str:
-        """Deliver to one target; returns what was done, for the log. Raises DeliveryError."""
+    def parts(self, settings: Any, target: str, delivery: Delivery) -> Sequence[Part]:
+        """What `target` is sent of `delivery`, in order."""
         ...
+
+    def send_one(
+        self, settings: Any, target: str, delivery: Delivery, part: Part, resources: Resources
+    ) -> str:
+        """Send one part; returns what was done, for the log. Raises DeliveryError."""
+        ...
+
+    def deliver(self, settings: Any, target: str, delivery: Delivery, resources: Resources) -> str:
+        """Deliver to one target (`deliver_each_once`); returns what was done, for the log."""
+        ...
+
+
+def sent_key(destination: str, target: str, delivery: Delivery, part: Part) -> str:
+    return (
+        f"licmon:sent:{delivery.check_id}:{delivery.kind.name}:{destination}:{target}:"
+        f"{part.identity}"
+    )
+
+
+def deliver_each_once(
+    destination: Destination,
+    settings: Any,
+    target: str,
+    delivery: Delivery,
+    resources: Resources,
+    *,
+    remember_seconds: int = DONE_SECONDS,
+) -> str:
+    """Send each part of `delivery` to `target`, skipping the ones sent before.
+
+    A delivery may carry several notices (a status and alerts; three alerts for MQTT). When
+    a later one fails, the task is retried, and without this the retry would send the ones
+    before it again. So each part confirmed by its sender is remembered in the state store
+    (for as long as a finished delivery's claim refuses duplicates) and a retry, or a
+    redelivery after the worker died between the send and the acknowledgement, skips it.
+    A send that fails before it is marked (the worker killed in between) is sent again:
+    at least once, never lost."""
+    done = []
+    for part in destination.parts(settings, target, delivery):
+        key = sent_key(destination.name, target, delivery, part)
+        if part.remember and resources.redis.exists(key):
+            done.append(f"{part.identity!r} sent before")
+            continue
+        done.append(destination.send_one(settings, target, delivery, part, resources))
+        if part.remember:
+            resources.redis.set(key, 1, ex=remember_seconds)
+    return "; ".join(done) or "nothing to send"

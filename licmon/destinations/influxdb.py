@@ -16,7 +16,7 @@ from licmon.config.env import EnvOverlay
 from licmon.config.fields import CleanText, InfluxVersion, Milliseconds, Port, Secret, Switch, Text
 from licmon.config.sections import Section, StaticList, merge_tags
 from licmon.core.notices import check_point
-from licmon.destinations.base import Delivery, DestinationSchema
+from licmon.destinations.base import Delivery, DestinationSchema, Part, deliver_each_once
 from licmon.resources import Resources
 from licmon.senders.settings import InfluxSettings
 
@@ -162,8 +162,18 @@ class InfluxDbDestination:
     def alert_targets(self, settings: InfluxSettings) -> list[str]:
         return []
 
-    def deliver(
-        self, settings: InfluxSettings, target: str, delivery: Delivery, resources: Resources
+    def parts(self, settings: InfluxSettings, target: str, delivery: Delivery) -> list[Part]:
+        # One write of the check's points. Not remembered: a retry writes the same points
+        # (measurement, tags, timestamp), which InfluxDB overwrites, not duplicates.
+        return [Part("points", remember=False)]
+
+    def send_one(
+        self,
+        settings: InfluxSettings,
+        target: str,
+        delivery: Delivery,
+        part: Part,
+        resources: Resources,
     ) -> str:
         from licmon.senders.influxdb import make_influx_writer
 
@@ -187,6 +197,11 @@ class InfluxDbDestination:
         )
         writer.write_points(points)
         return ", ".join(f"point {p.measurement} at {p.timestamp.isoformat()}" for p in points)
+
+    def deliver(
+        self, settings: InfluxSettings, target: str, delivery: Delivery, resources: Resources
+    ) -> str:
+        return deliver_each_once(self, settings, target, delivery, resources)
 
 
 def _secret(value: SecretStr | None) -> SecretStr | None:

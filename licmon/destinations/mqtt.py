@@ -14,7 +14,7 @@ from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
 from licmon.config.fields import CleanText, FilePath, Port, QoS, Secret, Switch, Text
 from licmon.config.sections import EnableSwitch, Section
-from licmon.destinations.base import Delivery, DestinationSchema
+from licmon.destinations.base import Delivery, DestinationSchema, Part, deliver_each_once
 from licmon.resources import Resources
 from licmon.senders.settings import MqttSettings, MqttTls
 
@@ -128,23 +128,36 @@ class MqttDestination:
     def alert_targets(self, settings: MqttSettings) -> list[str]:
         return [ALERT] if settings.send_alert else []
 
-    def deliver(
-        self, settings: MqttSettings, target: str, delivery: Delivery, resources: Resources
+    def parts(self, settings: MqttSettings, target: str, delivery: Delivery) -> list[Part]:
+        if target == STATUS:
+            return [Part("status document")]
+        # Butler's plain text; one message per alert the check raised.
+        return [Part(notice.event, notice) for notice in delivery.notices if notice.alert]
+
+    def send_one(
+        self,
+        settings: MqttSettings,
+        target: str,
+        delivery: Delivery,
+        part: Part,
+        resources: Resources,
     ) -> str:
         from licmon.senders.mqtt import MqttPublisher
 
         publisher = resources.get(("mqtt", settings), lambda: MqttPublisher(settings))
         where = topic(settings, target, delivery.site.name)
-        if target == STATUS:
+        if part.notice is None:
             document = delivery.kind.status_document(delivery.status, delivery.check_id)
             payload = json.dumps(document, separators=(",", ":"))
             publisher.publish(where, payload, qos=settings.qos, retain=settings.retain_status)
         else:
-            # Butler's plain text; one message per alert the check raised.
-            for notice in delivery.notices:
-                if notice.alert:
-                    publisher.publish(where, notice.text, qos=settings.qos, retain=False)
-        return f"{target} on {where}"
+            publisher.publish(where, part.notice.text, qos=settings.qos, retain=False)
+        return f"{target} {part.identity!r} on {where}"
+
+    def deliver(
+        self, settings: MqttSettings, target: str, delivery: Delivery, resources: Resources
+    ) -> str:
+        return deliver_each_once(self, settings, target, delivery, resources)
 
 
 def topic(settings: MqttSettings, target: str, site: str) -> str:

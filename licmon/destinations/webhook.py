@@ -16,7 +16,7 @@ from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
 from licmon.config.fields import FilePath, HttpMethod, HttpUrl, RateLimit, Switch, Text
 from licmon.config.sections import EnableSwitch, Section
-from licmon.destinations.base import Delivery, DestinationSchema
+from licmon.destinations.base import Delivery, DestinationSchema, Part, deliver_each_once
 from licmon.resources import Resources
 from licmon.senders.settings import WebhookTarget
 
@@ -102,6 +102,40 @@ class WebhookDestination:
     def alert_targets(self, settings: tuple[WebhookTarget, ...]) -> list[str]:
         return [hook.key for hook in settings if hook.kind == "alert"]
 
+    def parts(
+        self, settings: tuple[WebhookTarget, ...], target: str, delivery: Delivery
+    ) -> list[Part]:
+        hook = _hook(settings, target)
+        return [
+            Part(notice.event, notice)
+            for notice in delivery.notices
+            if notice.alert == (hook.kind == "alert")
+        ]
+
+    def send_one(
+        self,
+        settings: tuple[WebhookTarget, ...],
+        target: str,
+        delivery: Delivery,
+        part: Part,
+        resources: Resources,
+    ) -> str:
+        from licmon.senders.ratelimit import RateLimiter, webhook_identity_of
+        from licmon.senders.webhook import send_webhook
+
+        hook = _hook(settings, target)
+        notice = part.notice
+        assert notice is not None  # every webhook part is a notice
+        limiter = RateLimiter(resources.redis)
+        identity = webhook_identity_of(hook.url.get_secret_value())
+        # Per site too: one webhook shared by many sites must still hear from each.
+        window = f"{delivery.site.name}/{notice.event}"
+        if not limiter.acquire(identity, window, hook.rate_limit_seconds, owner=delivery.check_id):
+            return f"skipped by rateLimit ({hook.rate_limit_seconds} s) for {notice.event!r}"
+        headers = {HEADER_CHECK_ID: delivery.check_id, HEADER_SITE: delivery.site.name}
+        send_webhook(hook, notice.params, headers, session=resources.http_session())
+        return f"{hook.method} {notice.event!r}"
+
     def deliver(
         self,
         settings: tuple[WebhookTarget, ...],
@@ -109,30 +143,11 @@ class WebhookDestination:
         delivery: Delivery,
         resources: Resources,
     ) -> str:
-        from licmon.senders.ratelimit import RateLimiter, webhook_identity_of
-        from licmon.senders.webhook import send_webhook
+        return deliver_each_once(self, settings, target, delivery, resources)
 
-        hook = next(hook for hook in settings if hook.key == target)
-        limiter = RateLimiter(resources.redis)
-        identity = webhook_identity_of(hook.url.get_secret_value())
-        headers = {HEADER_CHECK_ID: delivery.check_id, HEADER_SITE: delivery.site.name}
-        session = resources.http_session()
-        done = []
-        for notice in delivery.notices:
-            if notice.alert != (hook.kind == "alert"):
-                continue
-            # Per site too: one webhook shared by many sites must still hear from each.
-            window = f"{delivery.site.name}/{notice.event}"
-            if not limiter.acquire(
-                identity, window, hook.rate_limit_seconds, owner=delivery.check_id
-            ):
-                done.append(
-                    f"skipped by rateLimit ({hook.rate_limit_seconds} s) for {notice.event!r}"
-                )
-                continue
-            send_webhook(hook, notice.params, headers, session=session)
-            done.append(f"{hook.method} {notice.event!r}")
-        return "; ".join(done) or "nothing to send"
+
+def _hook(settings: tuple[WebhookTarget, ...], target: str) -> WebhookTarget:
+    return next(hook for hook in settings if hook.key == target)
 
 
 def _group(group: WebhookGroup, kind: str, key: str, build: Build) -> list[WebhookTarget]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ from urllib.parse import unquote, unquote_plus
 
 from pydantic import SecretStr
 
+from licmon.resources import current
 from licmon.senders.errors import PermanentDeliveryError, TransientDeliveryError
 
 __all__ = ["AppriseTarget", "send_apprise", "target_name", "understands"]
@@ -158,14 +158,15 @@ class _Guard(logging.Filter):
         return True
 
 
+# One filter object for the process's lifetime, kept by a forked child too: it is attached
+# to loggers, which the child inherits, and a second one would be added beside it.
 _FILTER = _Guard()
-_SETUP = threading.Lock()
 
 
 @contextlib.contextmanager
 def _guard(url: str, *, silent: bool, label: str) -> Iterator[None]:
     logger = logging.getLogger(APPRISE_LOGGER)
-    with _SETUP:  # threads pool: two first sends must not add the filter twice
+    with current().apprise_setup:  # threads pool: two first sends must not add the filter twice
         # Asserted on every use, not once: a logging configuration applied later (Celery's,
         # an operator's) may have lowered it.
         if logger.level < APPRISE_LEVEL:
