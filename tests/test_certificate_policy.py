@@ -12,6 +12,8 @@ from licmon.checks.certificate.status import CertificateStatus, evaluate
 from licmon.core.alerts import CHECK_FAILING, Message
 from licmon.plugins import PLUGINS
 
+pytestmark = pytest.mark.fast
+
 NOW = dt.datetime(2026, 12, 7, 10, 30, tzinfo=dt.UTC)
 LEVELS = (30, 14, 7, 1)
 TEMPLATES = PLUGINS.templates()

@@ -405,7 +405,7 @@ class NodeCountCheck:
 
 
 def test_a_new_check_kind_is_planned_and_delivered_without_pipeline_changes(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World,
 ) -> None:
     from licmon.registry import Registry
     from tasks.alerting import plan
