@@ -141,6 +141,7 @@ def test_notices_name_the_site_endpoint_and_subject() -> None:
         "issuer": "Corp Issuing CA",
         "notAfter": "2026-12-17T10:30:00Z",
         "daysUntilExpiry": 10,
+        "level": 14,
     }
     expired = policy.notice(judge(read(-1), {})[0][0], TEMPLATES, "prod@2")
     assert expired.event == "certificate has expired alert"

@@ -88,7 +88,7 @@ def load_config_text(
 
     base_dir = source.parent if source is not None else Path.cwd()
     build = Build(document=document, base_dir=base_dir, problems=problems)
-    sites = build_sites(document, build, plugins.kinds)
+    sites = build_sites(document, build, plugins)
     build.site_count = len(sites)
     # A kind no site uses delivers nothing, and its switches are not read (a Butler file
     # with a disabled monitor must load as before, whatever its destination says); the

@@ -7,23 +7,20 @@ when any kind is enabled.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from licmon.config.build import Build
 from licmon.config.model import Site
 from licmon.config.sections import pairs
-
-if TYPE_CHECKING:
-    from licmon.checks.base import CheckKind
+from licmon.registry import Registry
 
 
 def _checks(
-    kinds: Sequence[CheckKind], document: Any, entry: Any | None, build: Build, where: str
+    plugins: Registry, document: Any, entry: Any | None, build: Build, where: str
 ) -> dict[str, Any]:
     """(schedule, own settings) of every kind that checks the site of `entry`."""
     found = {}
-    for kind in kinds:
+    for kind in plugins.kinds:
         frequency = kind.site_frequency(document, entry)
         if frequency is not None:
             found[kind.name] = (frequency, kind.site_settings(document, entry, build, where))
@@ -37,7 +34,7 @@ def _kinds(found: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_sites(document: Any, build: Build, kinds: Sequence[CheckKind]) -> tuple[Site, ...]:
+def build_sites(document: Any, build: Build, plugins: Registry) -> tuple[Site, ...]:
     butler, ours = document.Butler, document.licmon
     timeouts = ours.timeouts
     timing = {"connect_timeout": timeouts.qrsConnect, "read_timeout": timeouts.qrsRead}
@@ -77,7 +74,7 @@ def build_sites(document: Any, build: Build, kinds: Sequence[CheckKind]) -> tupl
                         if entry.thresholdsDays is None
                         else tuple(sorted(set(entry.thresholdsDays), reverse=True))
                     ),
-                    **_kinds(_checks(kinds, document, entry, build, where)),
+                    **_kinds(_checks(plugins, document, entry, build, where)),
                     **timing,
                 )
             )
@@ -86,7 +83,7 @@ def build_sites(document: Any, build: Build, kinds: Sequence[CheckKind]) -> tupl
             build.problem("licmon.sites", f"site name {name!r} is used more than once")
         return tuple(sites)
 
-    checks = _checks(kinds, document, None, build, "Butler")
+    checks = _checks(plugins, document, None, build, "Butler")
     if not checks:
         return ()
     qrs, cert = butler.configQRS, butler.cert

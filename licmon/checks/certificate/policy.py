@@ -154,5 +154,6 @@ def notice(message: Message, chosen: Mapping[str, MessageTemplate], check_id: st
         "issuer": values.get("issuer"),
         "notAfter": values.get("notAfter"),
         "daysUntilExpiry": values.get("daysLeft"),
+        "level": values.get("level"),
     }
     return rendered(chosen[TEMPLATE_NAMES[message.what]], values, event, params)
