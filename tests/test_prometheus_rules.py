@@ -22,6 +22,8 @@ ALERTS = {
     "QlikLicenseCheckFailing": "warning",
     "QlikLicenseMonitorDown": "critical",
     "QlikLicenseDeadLetters": "warning",
+    "QlikCertificateExpiringSoon": "warning",
+    "QlikCertificateExpired": "critical",
 }
 
 
@@ -43,7 +45,7 @@ def rules() -> list[dict]:
 def test_promtool_checks_the_rules(promtool: str) -> None:
     done = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 11 rules found" in done.stdout
+    assert "SUCCESS: 14 rules found" in done.stdout
 
 
 def test_promtool_unit_tests_pass_and_cover_every_alert(promtool: str) -> None:
@@ -66,8 +68,15 @@ def test_promtool_unit_tests_pass_and_cover_every_alert(promtool: str) -> None:
         if not case["exp_alerts"]
     }
     assert fired == set(ALERTS)
-    # Those with a `for:` are also shown not firing before it has passed.
-    assert quiet == {"QlikLicenseCheckFailing", "QlikLicenseMonitorDown", "QlikLicenseDeadLetters"}
+    # Those with a `for:` are also shown not firing before it has passed; the certificate
+    # ones with certificates far from their end.
+    assert quiet == {
+        "QlikLicenseCheckFailing",
+        "QlikLicenseMonitorDown",
+        "QlikLicenseDeadLetters",
+        "QlikCertificateExpiringSoon",
+        "QlikCertificateExpired",
+    }
 
 
 def test_every_alert_has_its_severity_a_summary_and_a_description() -> None:
@@ -88,8 +97,25 @@ def test_thresholds_live_in_one_place() -> None:
         "licmon:expiry_critical_days": "vector(7)",
         "licmon:check_failing_periods": "vector(2)",
         "licmon:dead_letters_allowed": "vector(0)",
+        "licmon:certificate_warning_days": "vector(14)",
     }
     # No alert repeats one of those numbers in its expression.
     for rule in rules():
         if "alert" in rule:
-            assert not any(f" {n}" in rule["expr"] for n in ("30", "7", "2")), rule["alert"]
+            assert not any(f" {n}" in rule["expr"] for n in ("30", "7", "2", "14")), rule["alert"]
+
+
+def test_certificate_alerts_name_the_certificate() -> None:
+    for rule in rules():
+        if rule.get("alert", "").startswith("QlikCertificate"):
+            for text in rule["annotations"].values():
+                for label in ("site", "endpoint", "subject"):
+                    assert f"{{{{ $labels.{label} }}}}" in text, (rule["alert"], label)
+
+
+def test_check_health_alerts_name_the_check_kind() -> None:
+    # licmon_check_* carry `check` (server_license, access_license, certificate).
+    for rule in rules():
+        if rule.get("alert") == "QlikLicenseCheckFailing":
+            for text in rule["annotations"].values():
+                assert "{{ $labels.check }}" in text, rule["labels"]["reason"]
