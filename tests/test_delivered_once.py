@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
-from licmon.checks import SERVER_LICENSE
+from licmon.checks.server_license import SERVER_LICENSE
 from licmon.config.model import Site
 from licmon.core.alerts import CheckOutcome
 from licmon.core.notices import Notice
-from licmon.destinations import Delivery, destination
+from licmon.destinations import Delivery
 from licmon.lifetimes import DONE_SECONDS
+from licmon.plugins import PLUGINS
 from licmon.resources import Resources
 from licmon.senders.errors import TransientDeliveryError
 from licmon.senders.mqtt import MqttPublisher
@@ -62,8 +63,7 @@ def site() -> Site:
         reject_unauthorized=True,
         headers=(),
         tags=(),
-        threshold_days=60,
-        frequency="every 24 hours",
+        checks=(("server_license", "every 24 hours"),),
         connect_timeout=5,
         read_timeout=30,
     )
@@ -92,7 +92,7 @@ def test_a_retried_mqtt_delivery_publishes_only_the_alerts_not_yet_sent(
     host, port = mqtt_broker
     alerts_topic = base_topic()
     settings = mqtt_settings(host=host, port=port, alert_topic=alerts_topic, timeout=5)
-    mqtt = destination("mqtt")
+    mqtt = PLUGINS.destination("mqtt")
     check_id = f"prod@{uuid.uuid4().hex}"
     delivery = Delivery(
         site=site(),

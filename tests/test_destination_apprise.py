@@ -355,8 +355,7 @@ def site(name: str) -> Site:
         reject_unauthorized=True,
         headers=(),
         tags=(),
-        threshold_days=60,
-        frequency="every 24 hours",
+        checks=(("server_license", "every 24 hours"),),
         connect_timeout=5,
         read_timeout=30,
     )

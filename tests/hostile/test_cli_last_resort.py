@@ -33,7 +33,7 @@ def test_check_exits_3_with_one_line(
 ) -> None:
     import licmon.cli.check
 
-    def explode(config: object) -> list[object]:
+    def explode(*args: object) -> list[object]:
         raise error
 
     monkeypatch.setattr(licmon.cli.check, "check_all", explode)
@@ -50,12 +50,12 @@ def test_check_exits_3_with_one_line(
 def test_config_validate_exits_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import licmon.config
+    import licmon.plugins
 
-    def explode(path: object) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
         raise ValueError(SECRET)
 
-    monkeypatch.setattr(licmon.config, "load_config", explode)
+    monkeypatch.setattr(licmon.plugins, "load_config", explode)
     assert main(["config", "validate", "--config", str(tmp_path / "x.yaml")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("licmon config: internal error (ValueError at ")
@@ -65,12 +65,12 @@ def test_config_validate_exits_2(
 def test_verbose_adds_the_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import licmon.config
+    import licmon.plugins
 
-    def explode(path: object) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
         raise KeyError("boom")
 
-    monkeypatch.setattr(licmon.config, "load_config", explode)
+    monkeypatch.setattr(licmon.plugins, "load_config", explode)
     assert main(["-v", "config", "validate", "--config", str(tmp_path / "x.yaml")]) == 2
     assert "Traceback" in capsys.readouterr().err
 
@@ -124,7 +124,7 @@ def test_wrong_arguments_exit_2_and_interrupts_130(
     assert exited.value.code == 2
     import licmon.cli.check
 
-    def interrupted(config: object) -> None:
+    def interrupted(*args: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(licmon.cli.check, "check_all", interrupted)
