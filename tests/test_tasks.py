@@ -137,6 +137,7 @@ class World:
     receiver: HttpReceiver
     state: redis.Redis
     results: redis.Redis
+    simulator: Any = None
 
     def letters(self, check_id: str) -> list[dict[str, Any]]:
         found = [json.loads(raw) for raw in self.state.lrange("licmon:deadletters", 0, -1)]
@@ -203,7 +204,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[
         with start_worker(
             app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=10
         ):
-            yield World(receiver, state, results)
+            yield World(receiver, state, results, simulator)
     state.flushdb()
     results.flushdb()
 
@@ -243,6 +244,40 @@ def test_fan_out_reaches_every_target_once_and_the_check_completes(world: World)
     assert fetch(site="alpha", check_id=check_id, tick="2026-11-28T00:00:00Z").get(10) is None
     assert world.state.get(f"licmon:claim:check:server_license:{check_id}") == b"done"
     assert (len(calls("/status")), len(calls("/alert"))) == (1, 1)
+
+
+def test_a_broker_refusing_the_fan_out_is_retried_as_declared_without_reading_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kombu.exceptions import OperationalError
+
+    import tasks.fetch
+
+    real, refused = tasks.fetch.publish, []
+
+    def refuse_once(*args: Any, **kwargs: Any) -> Any:
+        if not refused:  # the broker refuses the first fan-out (e.g. Redis restarting)
+            refused.append(True)
+            raise OperationalError("Connection refused")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tasks.fetch, "publish", refuse_once)
+    site = world.simulator.sites["alpha"]
+    site.reset_counters()
+    check_id = f"alpha@{uuid.uuid4().hex[:8]}"
+    result = fetch(site="alpha", check_id=check_id, tick="2026-11-28T00:00:01Z").get(timeout=20)
+    assert refused and result["status"] == "warning"
+    assert site.request_count == 1  # the retry carried the judged status: not read again
+
+    def alerts() -> list[Any]:
+        return [
+            r
+            for r in world.receiver.received("/alert")
+            if r.headers["x-licmon-check-id"] == check_id
+        ]
+
+    wait_for(alerts, 10, "the alert of the retried fan-out")
+    assert len(alerts()) == 1
 
 
 def test_a_delivery_queued_by_the_release_before_alerts_still_alerts(world: World) -> None:

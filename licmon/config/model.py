@@ -149,7 +149,7 @@ class MonitorConfig:
     def settings(self, destination: str, kind: str | None = None) -> Any | None:
         """The settings of `destination` for `kind`'s checks (None: the default kind's), or
         None when it is switched off for that kind."""
-        name = self.plugins.kind(kind).name if kind is None else kind
+        name = kind or self.plugins.default_kind.name
         return self.destinations.get(name, {}).get(destination)
 
     def levels(self, site: Site) -> tuple[int, ...]:
