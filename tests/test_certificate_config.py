@@ -143,3 +143,10 @@ def test_status_and_digest_count_days_when_read(tmp_path: Path, certs: Path) -> 
     assert digest_rows(config, {"prod": state}, 7, later.date()) == []
     (gone,) = digest_rows(config, {"prod": state}, 14, (checked + dt.timedelta(days=21)).date())
     assert gone.text == "prod certificate proxy (qlik.example.com:443): expired on 2026-12-21"
+
+
+def test_an_ipv6_site_is_written_in_brackets_and_listed_once(tmp_path: Path, certs: Path) -> None:
+    body = document(certs, {"enable": True, "endpoints": ["[::1]:4242", "[::1]:443"]})
+    body["licmon"]["sites"][0]["host"] = "::1"
+    own = load(tmp_path, body).sites[0].settings_of(CERTIFICATE.name)
+    assert [label for label, *_ in own.handshakes] == ["[::1]:4242", "[::1]:443"]

@@ -111,6 +111,12 @@ def _split(endpoint: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _joined(host: str, port: int) -> str:
+    """`host:port`, an IPv6 address in brackets (as `endpoints` are written)."""
+    bare = host.strip("[]")
+    return f"[{bare}]:{port}" if ":" in bare else f"{bare}:{port}"
+
+
 class CertificateCheck:
     name = "certificate"
     aliases = ("certificates", "cert")
@@ -149,11 +155,11 @@ class CertificateCheck:
         handshakes = (
             []
             if not entry.useSSL
-            else [(f"{entry.host}:{entry.port}", entry.host, entry.port, True)]
+            else [(_joined(entry.host, entry.port), entry.host.strip("[]"), entry.port, True)]
         )
         for endpoint in dict.fromkeys(entry.certificates.endpoints):
             host, port = _split(endpoint)
-            if (host, port) != (entry.host, entry.port):
+            if (host, port) != (entry.host.strip("[]"), entry.port):
                 handshakes.append((endpoint, host, port, False))
         client = entry.cert.clientCert
         return SiteEndpoints(
