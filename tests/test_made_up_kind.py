@@ -17,6 +17,7 @@ import redis
 import yaml
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from licmon.checks.base import KindDefaults
 from licmon.cli.main import main
 from licmon.config import ConfigError
 from licmon.config.sections import Section
@@ -58,7 +59,7 @@ class Nodes:
         }
 
 
-class NodeCountCheck:
+class NodeCountCheck(KindDefaults):
     """How many nodes a site runs, read from the site's tags (no I/O: the data source is the
     kind's own business)."""
 
@@ -67,10 +68,7 @@ class NodeCountCheck:
     monitor_key = None
     label = "node count"
     check_measurement = "node_count_check"
-    licmon_sections: ClassVar[dict[str, type[Section]]] = {}
     site_sections: ClassVar[dict[str, type[Section]]] = {"nodeCount": NodeSection}
-    templates: ClassVar[dict[str, Any]] = {}
-    template_fields: ClassVar[dict[str, str]] = {}
     not_checked = "node count not checked (licmon.sites[].nodeCount.enable)"
 
     def entry_name(self, site: str) -> str:

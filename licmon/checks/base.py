@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from prometheus_client.core import Metric
 
     from licmon.config.build import Build
+    from licmon.config.env import EnvOverlay
     from licmon.config.model import MonitorConfig, Site
     from licmon.state.fleet import SiteState
     from licmon.views import Report
@@ -95,6 +96,15 @@ class CheckKind(Protocol):
     def site_frequency(self, document: Any, entry: Any | None) -> str | None:
         """While loading: the schedule of this kind for a `licmon.sites[]` entry, or for
         Butler's `configQRS` site (`entry` None); None when this kind does not check it."""
+        ...
+
+    def env_secrets(self, overlay: EnvOverlay) -> None:
+        """Lay the environment's secrets for this kind over the document (its API keys)."""
+        ...
+
+    def own_sites(self, document: Any, build: Build, taken: set[str]) -> tuple[Site, ...]:
+        """While loading: the sites only this kind checks, from its own sections (Qlik Cloud
+        tenants), beside `licmon.sites[]`; a name in `taken` is reported as used twice."""
         ...
 
     def site_settings(self, document: Any, entry: Any | None, build: Build, where: str) -> Any:
@@ -188,3 +198,20 @@ class CheckKind(Protocol):
     ) -> list[DigestRow]:
         """Its lines in the digest: what is at or below a level today (none: nothing)."""
         ...
+
+
+class KindDefaults:
+    """What most kinds do about the optional parts of `CheckKind`: no secrets of their own,
+    no sites but the listed ones, no templates or sections of their own."""
+
+    aliases: tuple[str, ...] = ()
+    templates: Mapping[str, MessageTemplate] = {}
+    template_fields: Mapping[str, str] = {}
+    licmon_sections: Mapping[str, type[Any]] = {}
+    site_sections: Mapping[str, type[Any]] = {}
+
+    def env_secrets(self, overlay: EnvOverlay) -> None:
+        return None
+
+    def own_sites(self, document: Any, build: Build, taken: set[str]) -> tuple[Site, ...]:
+        return ()

@@ -69,8 +69,8 @@ def load_config_text(
     overlay = EnvOverlay(raw, env)
     overlay.put("LICMON_BROKER_URL", "licmon", "broker", "url")
     overlay.put("LICMON_RESULT_BACKEND", "licmon", "broker", "resultBackend")
-    for destination in plugins.destinations:
-        destination.env_secrets(overlay)
+    for plugin in (*plugins.destinations, *plugins.kinds):
+        plugin.env_secrets(overlay)
 
     model = document_model(plugins)
     problems = Problems(secret_paths=secret_paths(model))

@@ -28,8 +28,9 @@ class Site:
     name: str
     host: str
     port: int
-    client_cert: Path
-    client_key: Path
+    # The QRS client certificate; None for a site no QRS kind checks (a cloud tenant).
+    client_cert: Path | None
+    client_key: Path | None
     root_ca: Path | None
     use_ssl: bool
     verify_hostname: bool

@@ -35,6 +35,17 @@ def _kinds(found: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_sites(document: Any, build: Build, plugins: Registry) -> tuple[Site, ...]:
+    """The QRS sites (listed, or Butler's), then each kind's own (its tenants)."""
+    sites = _qrs_sites(document, build, plugins)
+    taken = {site.name for site in sites}
+    for kind in plugins.kinds:
+        own = kind.own_sites(document, build, taken)
+        taken |= {site.name for site in own}
+        sites += own
+    return sites
+
+
+def _qrs_sites(document: Any, build: Build, plugins: Registry) -> tuple[Site, ...]:
     butler, ours = document.Butler, document.licmon
     timeouts = ours.timeouts
     timing = {"connect_timeout": timeouts.qrsConnect, "read_timeout": timeouts.qrsRead}

@@ -30,6 +30,7 @@ from pydantic import create_model
 from licmon.checks import switches
 from licmon.checks.access_license import history as access_history
 from licmon.checks.access_license import views
+from licmon.checks.base import KindDefaults
 from licmon.checks.qrs_source import qrs_client
 from licmon.checks.switches import OwnMqtt
 from licmon.config.fields import LaterText, NonNegative, Percent, Switch
@@ -108,7 +109,7 @@ def sibling_topic(server_topic: str) -> str:
     return switches.sibling_topic(server_topic, TOPIC_LEAF)
 
 
-class AccessLicenseCheck:
+class AccessLicenseCheck(KindDefaults):
     name = "access_license"
     monitor_key = "licenseMonitor"
     aliases = ("access",)
@@ -121,8 +122,6 @@ class AccessLicenseCheck:
     # Its own switch and schedule per site (when `licenseMonitor.enable` is on).
     site_sections: ClassVar[dict[str, type[Section]]] = {"accessLicense": SiteKindSection}
     # Its texts are among the common defaults (licmon/core/templates.py), from Butler's.
-    templates: ClassVar[dict[str, MessageTemplate]] = {}
-    template_fields: ClassVar[dict[str, str]] = {}
     not_checked = (
         "access licenses not checked (Butler.qlikSenseLicense.licenseMonitor.enable, "
         "licmon.sites[].accessLicense.enable)"

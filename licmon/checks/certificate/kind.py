@@ -36,6 +36,7 @@ from pydantic import BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from licmon.checks import switches
+from licmon.checks.base import KindDefaults
 from licmon.checks.certificate import policy, views
 from licmon.checks.certificate.reading import (
     CertificateInfo,
@@ -117,7 +118,7 @@ def _joined(host: str, port: int) -> str:
     return f"[{bare}]:{port}" if ":" in bare else f"{bare}:{port}"
 
 
-class CertificateCheck:
+class CertificateCheck(KindDefaults):
     name = "certificate"
     aliases = ("certificates", "cert")
     monitor_key = None

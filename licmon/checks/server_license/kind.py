@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import create_model
 
+from licmon.checks.base import KindDefaults
 from licmon.checks.qrs_source import qrs_client
 from licmon.checks.server_license import views
 from licmon.config.fields import LaterText, Switch, ThresholdDays
@@ -62,19 +63,16 @@ class Monitor(Section):
     alert: Alert = Alert()
 
 
-class ServerLicenseCheck:
+class ServerLicenseCheck(KindDefaults):
     name = "server_license"
     monitor_key = "serverLicenseMonitor"
     aliases = ("license",)
     label = payloads.LABEL
     check_measurement = payloads.CHECK_MEASUREMENT
-    licmon_sections: ClassVar[dict[str, type[Section]]] = {}
     # Its own switch and schedule per site: on unless `enable: false` (a site watched for
     # its access licenses alone); its `frequency` wins over the site's `frequency`.
     site_sections: ClassVar[dict[str, type[Section]]] = {"serverLicense": SiteKindSection}
     # Its texts are among the common defaults (licmon/core/templates.py), from Butler's.
-    templates: ClassVar[dict[str, MessageTemplate]] = {}
-    template_fields: ClassVar[dict[str, str]] = {}
     not_checked = (
         "server license not checked (Butler.qlikSenseLicense.serverLicenseMonitor.enable, "
         "licmon.sites[].serverLicense.enable)"
