@@ -70,8 +70,9 @@ class CheckKind(Protocol):
     label: str
     # The InfluxDB measurement of every check of this kind, failed or not.
     check_measurement: str
-    # Its sections under `licmon` (key -> pydantic model), beside the destinations'.
-    licmon_sections: Mapping[str, type[Any]]
+    # Its sections under `licmon`, beside the destinations': key -> a pydantic model
+    # (defaulted), or (type, default) for anything else (a list of its own sites).
+    licmon_sections: Mapping[str, Any]
     # Its sections under each `licmon.sites[]` entry (key -> pydantic model, defaulted).
     site_sections: Mapping[str, type[Any]]
     # Default texts of its own messages (names under `licmon.alerts.templates`) and the

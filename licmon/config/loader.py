@@ -27,7 +27,14 @@ from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
 from licmon.config.errors import ConfigError, Problem, Problems, cap, clean_key
 from licmon.config.keys import check_secret_text, check_unknown_keys, secret_paths
-from licmon.config.model import BeatSettings, BrokerSettings, MonitorConfig, RetryPolicy, TimeLimits
+from licmon.config.model import (
+    BeatSettings,
+    BrokerSettings,
+    MonitorConfig,
+    RetryPolicy,
+    Site,
+    TimeLimits,
+)
 from licmon.config.reading import ReadError, parse_yaml, read_config_text
 from licmon.config.reliability import check_visibility, time_limits
 from licmon.config.schema import document_model
@@ -111,7 +118,7 @@ def load_config_text(
         backoff_seconds=retries.backoffSeconds,
         backoff_max_seconds=retries.backoffMaxSeconds,
     )
-    limits = _time_limits(document, policy, plugins)
+    limits = _time_limits(document, policy, plugins, sites)
     alerts = build_alerts(ours.alerts, build, plugins.templates(), plugins.template_fields())
     check_visibility(ours.broker.visibilityTimeoutSeconds, policy, limits, problems)
     problems.raise_if_any(source)
@@ -140,11 +147,17 @@ def load_config_text(
     )
 
 
-def _time_limits(document: Any, policy: RetryPolicy, plugins: Registry) -> TimeLimits:
-    """The tasks' time limits from `licmon.timeouts`: a QRS call is a connect and a read,
+def _time_limits(
+    document: Any, policy: RetryPolicy, plugins: Registry, sites: tuple[Site, ...]
+) -> TimeLimits:
+    """The tasks' time limits: a check is one call of its site's budget, a connect and a
+    read (`licmon.timeouts.qrs*`, or a kind's own for its sites, e.g. a tenant's `timeout`),
     a delivery one call bounded by its destination's timeout."""
     timeouts = document.licmon.timeouts
-    qrs_call = float(timeouts.qrsConnect) + float(timeouts.qrsRead)
+    qrs_call = max(
+        [float(timeouts.qrsConnect) + float(timeouts.qrsRead)]
+        + [site.connect_timeout + site.read_timeout for site in sites]
+    )
     deliveries = [
         float(getattr(timeouts, destination.schema.timeout[0]))
         for destination in plugins.destinations

@@ -133,9 +133,13 @@ class LicmonBase(Section):
     beat: BeatSection = BeatSection()
 
 
-def _section(name: str, base: type[Section], fields: dict[str, type]) -> type[Section]:
-    """A section model with one defaulted sub-section per entry of `fields`."""
-    definitions: dict[str, Any] = {key: (model, model()) for key, model in fields.items()}
+def _section(name: str, base: type[Section], fields: dict[str, Any]) -> type[Section]:
+    """A section model with one field per entry of `fields`: a section model (defaulted to
+    its defaults) or, for anything else (a list of a kind's tenants), (type, default)."""
+    definitions: dict[str, Any] = {
+        key: given if isinstance(given, tuple) else (given, given())
+        for key, given in fields.items()
+    }
     return create_model(name, __base__=base, **definitions)
 
 
