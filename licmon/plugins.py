@@ -13,6 +13,7 @@ from pathlib import Path
 
 from licmon.checks.access_license import ACCESS_LICENSE
 from licmon.checks.certificate.kind import CERTIFICATE
+from licmon.checks.qlik_cloud.kind import QLIK_CLOUD
 from licmon.checks.server_license import SERVER_LICENSE
 from licmon.config import loader
 from licmon.config.model import MonitorConfig
@@ -27,6 +28,7 @@ KINDS = (
     SERVER_LICENSE,
     ACCESS_LICENSE,
     CERTIFICATE,
+    QLIK_CLOUD,
 )
 DESTINATIONS = (
     InfluxDbDestination(),
