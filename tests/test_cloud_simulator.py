@@ -427,3 +427,83 @@ def test_close_releases_a_slow_answer(cloud_certs: CloudCerts) -> None:
         assert time.monotonic() - started < 2
         with pytest.raises(requests.exceptions.ConnectionError):
             pending.result(timeout=5)
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def test_cli_lists_the_cloud_faults() -> None:
+    from licmon.cli import simulator as simulator_cli
+
+    assert set(simulator_cli._CLOUD_FAULTS) == set(CLOUD_FAULTS)
+
+
+def test_cli_arguments() -> None:
+    from licmon.cli.main import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["qrs-simulator", "--cloud-tenants", "2"])
+    assert (args.cloud_tenants, args.cloud_port, args.cloud_ends_in_days) == (2, None, 365)
+    assert (
+        parser.parse_args(["qrs-simulator", "--cloud-ends-in-days", "open"]).cloud_ends_in_days
+        is None
+    )
+    assert (
+        parser.parse_args(["qrs-simulator", "--cloud-ends-in-days", "-3"]).cloud_ends_in_days == -3
+    )
+    with pytest.raises(SystemExit):
+        parser.parse_args(["qrs-simulator", "--cloud-ends-in-days", "soon"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["qrs-simulator", "--cloud-fault", "non-object"])
+
+
+def test_cli_serves_cloud_tenants_after_the_sites(tmp_path: Path) -> None:
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from tests.qrs_support import closed_port
+
+    port = closed_port()
+    command = [
+        *(sys.executable, "-m", "licmon.cli.main", "qrs-simulator"),
+        *("--cert-dir", str(tmp_path), "--port", str(port), "--sites", "0"),
+        *("--cloud-tenants", "1", "--cloud-ends-in-days", "-2", "--cloud-trial"),
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("serving"):
+                break
+        output = "".join(lines)
+        assert "site site1" not in output  # --sites 0: the tenant alone, on --port
+        url = f"https://127.0.0.1:{port}"
+        assert f"cloud tenant cloud1: {url} (" in output
+        assert f"  CA file      {tmp_path / 'cloud_root.pem'}\n" in output
+        key = re.search(r"API key +(\S+)", output)
+        assert key is not None
+        answer = requests.get(
+            url + OVERVIEW,
+            headers={"Authorization": f"Bearer {key[1]}"},
+            verify=str(tmp_path / "cloud_root.pem"),
+            timeout=5,
+        ).json()
+        assert (answer["status"], answer["trial"]) == ("Expired", True)
+        assert days_to(answer["valid"], dt.datetime.now(dt.UTC).date()) == -2
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
