@@ -1,4 +1,5 @@
-"""A Qlik Sense Repository Service look-alike for tests and demos (the only test double)."""
+"""Look-alikes for tests and demos (the only test doubles): a Qlik Sense Repository Service
+and Qlik Cloud tenants (`cloud`)."""
 
 from licmon.simulator.access import (
     Capacity,
