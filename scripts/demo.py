@@ -69,6 +69,7 @@ class Demo:
     def __init__(self) -> None:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.webhook_port = 0
+        self.cloud: Any = None  # the simulated Qlik Cloud tenant, once started
         # Working directories of the demo's own servers, removed at exit.
         self.scratch = Path(tempfile.mkdtemp(prefix="licmon-demo-"))
 
@@ -86,6 +87,8 @@ class Demo:
         return log
 
     def stop(self) -> None:
+        if self.cloud is not None:
+            self.cloud.close()
         for process in reversed(self.processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -155,6 +158,25 @@ class Demo:
                 f"simulated Qlik Sense site {name!r}: https://127.0.0.1:{port}/qrs/license, "
                 f"Valid To {valid_to} days"
             )
+
+    def start_cloud_tenant(self) -> dict[str, str]:
+        """One simulated Qlik Cloud tenant, in this process: its `licmon.cloudTenants` entry.
+
+        Not called yet: the configuration loader refuses `licmon.cloudTenants` until the
+        check kind that reads it exists. The CA file is beside the sites' certificates.
+        """
+        from licmon.simulator import CloudTenantSpec, SimulatedCloudLicense, start_cloud_tenants
+
+        spec = CloudTenantSpec("cloud-demo", license=SimulatedCloudLicense(ends_in_days=45))
+        self.cloud = start_cloud_tenants([spec], STATE / "certs")
+        tenant = self.cloud.tenants["cloud-demo"]
+        say(f"simulated Qlik Cloud tenant 'cloud-demo': {tenant.url}, license ends in 45 days")
+        return {
+            "name": tenant.name,
+            "url": tenant.url,
+            "apiKey": tenant.api_key,
+            "caFile": str(tenant.ca_file),
+        }
 
     def start_influxdb(self) -> int | None:
         binary = shutil.which("influxd")

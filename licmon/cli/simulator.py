@@ -15,6 +15,7 @@ _FAULTS = (
     *("drip", "drip-headers", "huge", "nested-json", "escapes", "redirect"),
     *("empty-object", "error-object", "not-a-license", "non-object"),
 )
+_CLOUD_FAULTS = ("none", "401", "403", "429", "slow", "malformed", "not_object", "500")
 _DATE_FORMATS = ("qlik", "us", "de", "iso", "date")  # kept in step with simulator.license
 _EXTRA_MODULES = {"trustme", "cryptography"}  # what the `simulator` extra installs
 
@@ -30,7 +31,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
     parser.add_argument("--port", type=int, default=4242, help="first port (default 4242)")
     sites = parser.add_mutually_exclusive_group()
-    sites.add_argument("--sites", type=int, metavar="N", help="N sites on consecutive ports")
+    sites.add_argument(
+        "--sites",
+        type=int,
+        metavar="N",
+        help="N sites on consecutive ports (0: none, with --cloud-tenants)",
+    )
     sites.add_argument(
         "--site", action="append", metavar="NAME=PORT", type=_site_arg, help="repeatable"
     )
@@ -67,6 +73,30 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--lef-only", action="store_true", help="serial+LEF, empty keyDetails")
     parser.add_argument("--fault", choices=_FAULTS, default="none")
     parser.add_argument("--slow-seconds", type=float, default=5.0, metavar="S")
+    cloud = parser.add_argument_group(
+        "Qlik Cloud tenants",
+        "GET /api/v1/licenses/overview and /status over HTTPS, behind a bearer API key; "
+        "the server certificate is issued by cloud_root.pem in --cert-dir",
+    )
+    cloud.add_argument(
+        "--cloud-tenants", type=int, default=0, metavar="N", help="N simulated tenants"
+    )
+    cloud.add_argument(
+        "--cloud-port",
+        type=int,
+        metavar="PORT",
+        help="first tenant port (0: free ports); default: right after the sites' ports",
+    )
+    cloud.add_argument(
+        "--cloud-ends-in-days",
+        type=_ends_in_days_arg,
+        default=365,
+        metavar="N|open",
+        help="the license ends N days from today (may be negative), or 'open' (no end); "
+        "default 365",
+    )
+    cloud.add_argument("--cloud-trial", action="store_true", help="a trial license")
+    cloud.add_argument("--cloud-fault", choices=_CLOUD_FAULTS, default="none")
     parser.set_defaults(handler=run)
 
 
@@ -86,6 +116,14 @@ def _valid_to_arg(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD or +DAYS, got {text!r}") from None
 
 
+def _ends_in_days_arg(text: str) -> int | None:
+    if text == "open":
+        return None
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected a number of days or 'open', got {text!r}")
+
+
 def run(args: argparse.Namespace) -> int:
     import signal
     import sys
@@ -94,10 +132,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         from licmon.simulator import (
             DEFAULT_SERVER_NAMES,
+            LOOPBACK_SERVER_NAMES,
+            CloudTenantSpec,
+            SimulatedCloudLicense,
             SimulatedLicense,
             SiteSpec,
             ensure_qlik_certs,
         )
+        from licmon.simulator.cloud import start_cloud_tenants
         from licmon.simulator.server import start_simulator
     except ModuleNotFoundError as exc:
         # The simulator's certificate tooling is an extra; a bare install hints at it.
@@ -113,8 +155,30 @@ def run(args: argparse.Namespace) -> int:
     if args.site:
         ports = list(args.site)
     else:
-        count = args.sites or 1
+        count = 1 if args.sites is None else args.sites
         ports = [(f"site{i + 1}", args.port + i) for i in range(count)]
+    if not ports and args.cloud_tenants <= 0:
+        print("nothing to serve: --sites 0 needs --cloud-tenants N", file=sys.stderr)
+        return 2
+    first_cloud_port = args.cloud_port
+    if first_cloud_port is None:
+        first_cloud_port = max(port for _, port in ports) + 1 if ports else args.port
+    cloud_specs = [
+        CloudTenantSpec(
+            name=f"cloud{i + 1}",
+            port=first_cloud_port + i if first_cloud_port else 0,
+            license=SimulatedCloudLicense(
+                ends_in_days=args.cloud_ends_in_days,
+                trial=args.cloud_trial,
+                status="Expired"
+                if args.cloud_ends_in_days is not None and args.cloud_ends_in_days < 0
+                else "Ok",
+            ),
+            fault=args.cloud_fault,
+            slow_seconds=args.slow_seconds,
+        )
+        for i in range(max(args.cloud_tenants, 0))
+    ]
 
     end = args.valid_to or _valid_to_arg("-10" if args.expired else "+30")
     valid_to: tuple[dt.date, ...] = () if args.perpetual else (end,)
@@ -150,7 +214,13 @@ def run(args: argparse.Namespace) -> int:
         client_cert_days=args.client_cert_days,
     )
     simulator = start_simulator(specs, certs, host=args.host)
+    tenants = None
     try:
+        if cloud_specs:
+            names = (*LOOPBACK_SERVER_NAMES, args.host)
+            tenants = start_cloud_tenants(
+                cloud_specs, args.cert_dir, host=args.host, server_names=names
+            )
         print(f"certificates in {certs.directory.resolve()}:", flush=True)
         print(f"  root CA      {certs.root_ca}", flush=True)
         print(f"  client cert  {certs.client_cert}{_ends(certs.client_cert)}", flush=True)
@@ -159,11 +229,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"  server names {', '.join(certs.server_names)}", flush=True)
         for site in simulator.sites.values():
             print(f"site {site.name}: {site.url}/qrs/license (fault: {site.fault})", flush=True)
+        for tenant in (tenants.tenants if tenants else {}).values():
+            ends = tenant.license.end()
+            print(
+                f"cloud tenant {tenant.name}: {tenant.url} (/api/v1/licenses/overview and "
+                f"/status; ends {f'{ends:%Y-%m-%d}' if ends else 'never'}, "
+                f"fault: {tenant.fault})",
+                flush=True,
+            )
+            print(f"  CA file      {tenant.ca_file}", flush=True)
+            # Test data of the simulator, made up at start: printing it is the point.
+            print(f"  API key      {tenant.api_key}", flush=True)
         print("serving; stop with Ctrl-C or SIGTERM", flush=True)
         # A timed wait keeps the main thread responsive to signals on every platform.
         while not stop.wait(0.5):
             pass
     finally:
+        if tenants is not None:
+            tenants.close()
         simulator.close()
     print("stopped", flush=True)
     return 0

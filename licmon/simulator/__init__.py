@@ -1,4 +1,5 @@
-"""A Qlik Sense Repository Service look-alike for tests and demos (the only test double)."""
+"""Look-alikes for tests and demos (the only test doubles): a Qlik Sense Repository Service
+and Qlik Cloud tenants (`cloud`)."""
 
 from licmon.simulator.access import (
     Capacity,
@@ -12,14 +13,28 @@ from licmon.simulator.certs import (
     DEFAULT_SERVER_NAMES,
     LOOPBACK_SERVER_NAMES,
     CertPair,
+    CloudCerts,
     MisfitCerts,
     ProxyCerts,
     QlikCerts,
     ensure_client_cert,
+    ensure_cloud_certs,
     ensure_misfit_certs,
     ensure_qlik_certs,
     issue_proxy_certs,
     lifetime_dates,
+)
+from licmon.simulator.cloud import (
+    CLOUD_FAULTS,
+    CLOUD_LICENSE_STATUSES,
+    CloudAllotment,
+    CloudRequest,
+    CloudTenant,
+    CloudTenants,
+    CloudTenantSpec,
+    SimulatedCloudLicense,
+    run_cloud_tenants,
+    start_cloud_tenants,
 )
 from licmon.simulator.license import DATE_FORMATS, SimulatedLicense
 from licmon.simulator.server import (
@@ -34,12 +49,20 @@ from licmon.simulator.server import (
 from licmon.simulator.tls_endpoint import TlsEndpoint, endpoint_context, run_tls_endpoint
 
 __all__ = [
+    "CLOUD_FAULTS",
+    "CLOUD_LICENSE_STATUSES",
     "DATE_FORMATS",
     "DEFAULT_SERVER_NAMES",
     "FAULTS",
     "LOOPBACK_SERVER_NAMES",
     "Capacity",
     "CertPair",
+    "CloudAllotment",
+    "CloudCerts",
+    "CloudRequest",
+    "CloudTenant",
+    "CloudTenantSpec",
+    "CloudTenants",
     "LoginPasses",
     "MisfitCerts",
     "ProxyCerts",
@@ -47,6 +70,7 @@ __all__ = [
     "RecordedRequest",
     "Seats",
     "SimulatedAccess",
+    "SimulatedCloudLicense",
     "SimulatedLicense",
     "Simulator",
     "Site",
@@ -56,11 +80,14 @@ __all__ = [
     "UserPasses",
     "endpoint_context",
     "ensure_client_cert",
+    "ensure_cloud_certs",
     "ensure_misfit_certs",
     "ensure_qlik_certs",
     "issue_proxy_certs",
     "lifetime_dates",
+    "run_cloud_tenants",
     "run_simulator",
     "run_tls_endpoint",
+    "start_cloud_tenants",
     "start_simulator",
 ]

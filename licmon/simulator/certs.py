@@ -84,6 +84,20 @@ class ProxyCerts:
 
 
 @dataclass(frozen=True)
+class CloudCerts:
+    """What a simulated Qlik Cloud tenant serves: a server pair issued by a CA of its own.
+
+    Real tenants present a publicly trusted chain; the simulator's clients trust
+    ``ca_file`` instead (a check's ``caFile``).
+    """
+
+    directory: Path
+    ca_file: Path  # cloud_root.pem
+    server: CertPair  # cloud_server.pem, cloud_server_key.pem
+    server_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class MisfitCerts:
     """Certificates that must be refused, for failure tests."""
 
@@ -180,6 +194,35 @@ def issue_proxy_certs(
     # trustme's chain is the leaf then the issuing CA (not the root): what a server sends.
     chain = b"".join(pem.bytes() for pem in leaf.cert_chain_pems)
     _atomic_write(certs.server.cert, chain, mode=0o644)
+    return certs
+
+
+def ensure_cloud_certs(
+    directory: str | os.PathLike[str],
+    server_names: Sequence[str] = LOOPBACK_SERVER_NAMES,
+) -> CloudCerts:
+    """Create (or reuse when still valid) the simulated Qlik Cloud CA and server pair.
+
+    ``cloud_root.pem`` (+ its key) and ``cloud_server.pem`` for `server_names` in
+    `directory`, beside a Qlik set if there is one (different files). Reused like the Qlik
+    set, so a restarted demo keeps the CA file a configuration points at.
+    """
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = tuple(dict.fromkeys(server_names))
+    if not names:
+        raise ValueError("the server certificate needs at least one name")
+    certs = CloudCerts(
+        directory=folder,
+        ca_file=folder / "cloud_root.pem",
+        server=CertPair(folder / "cloud_server.pem", folder / "cloud_server_key.pem"),
+        server_names=names,
+    )
+    with _folder_lock(folder):
+        ca, root = _ensure_ca(
+            certs.ca_file, folder / "cloud_root_key.pem", "Qlik Cloud Simulator CA"
+        )
+        _ensure_leaf(certs.server, ca, root, names, None)
     return certs
 
 
