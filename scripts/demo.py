@@ -161,10 +161,7 @@ class Demo:
 
     def start_cloud_tenant(self) -> dict[str, str]:
         """One simulated Qlik Cloud tenant, in this process: its `licmon.cloudTenants` entry.
-
-        Not called yet: the configuration loader refuses `licmon.cloudTenants` until the
-        check kind that reads it exists. The CA file is beside the sites' certificates.
-        """
+        The CA file is beside the sites' certificates."""
         from licmon.simulator import CloudTenantSpec, SimulatedCloudLicense, start_cloud_tenants
 
         spec = CloudTenantSpec("cloud-demo", license=SimulatedCloudLicense(ends_in_days=45))
@@ -229,7 +226,9 @@ class Demo:
 
     # --- the service ----------------------------------------------------------------------
 
-    def write_config(self, influx_port: int | None, mqtt_port: int | None) -> Path:
+    def write_config(
+        self, influx_port: int | None, mqtt_port: int | None, cloud_tenants: list[dict[str, str]]
+    ) -> Path:
         certs = STATE / "certs"
         cert = {
             "clientCert": str(certs / "client.pem"),
@@ -302,7 +301,8 @@ class Demo:
                         "cert": cert,
                     }
                     for name, (_, port) in SITES.items()
-                ]
+                ],
+                "cloudTenants": cloud_tenants,
             },
         }
         path = STATE / "demo.yaml"
@@ -334,6 +334,7 @@ class Demo:
             )
 
         self.start_simulators()
+        cloud_tenant = self.start_cloud_tenant()
         influx_port = self.start_influxdb()
         mqtt_port = self.start_mosquitto()
         say(
@@ -343,7 +344,7 @@ class Demo:
         self.start_webhook_receiver()
         if mqtt_port:
             self.subscribe_mqtt(mqtt_port)
-        config = self.write_config(influx_port, mqtt_port)
+        config = self.write_config(influx_port, mqtt_port, [cloud_tenant])
         env["LICMON_CONFIG"] = str(config)
         say(f"config: {config.relative_to(REPO)} (every 1 minute, threshold 60 days)")
 
