@@ -31,10 +31,15 @@ import redis
 import requests
 
 from licmon.simulator import (
+    CloudAllotment,
+    CloudTenants,
+    CloudTenantSpec,
     QlikCerts,
+    SimulatedCloudLicense,
     SimulatedLicense,
     SiteSpec,
     ensure_qlik_certs,
+    run_cloud_tenants,
     run_simulator,
 )
 from tests.conftest import service_missing
@@ -59,6 +64,8 @@ FIELDS = (
     "qrs_header",
     "qrs_header_unreachable",
     "flower_password",
+    "cloud_key",
+    "cloud_key_refused",
 )
 BACKEND_USER = "licmon-results"
 
@@ -77,6 +84,13 @@ class Run:
     flower_url: str
     receiver: HttpReceiver
     qrs_requests: list[Any] = field(default_factory=list)
+    cloud_requests: dict[str, list[Any]] = field(default_factory=dict)
+
+
+def ending_soon() -> SimulatedCloudLicense:
+    """20 days left and the analyzer allotment at its minimum: two alerts to deliver."""
+    allotments = [CloudAllotment("analyzer", 50, 45), CloudAllotment("professional", 10, 2)]
+    return SimulatedCloudLicense(ends_in_days=20, allotments=allotments)
 
 
 def start_redis(root: Path, password: str, backend_password: str) -> tuple[int, Any]:
@@ -108,6 +122,7 @@ def document(
     qrs_port: int,
     receiver: HttpReceiver,
     mqtt_port: int,
+    tenants: CloudTenants,
 ) -> dict[str, Any]:
     s = run_secrets
     base = f"127.0.0.1:{receiver.port}"
@@ -184,6 +199,19 @@ def document(
                     "headers": [{"name": "X-Api-Key", "value": s["qrs_header_unreachable"]}],
                 },
             ],
+            # Qlik Cloud tenants: gamma answers (its alerts meet the failing destinations),
+            # delta refuses its key (from LICMON_CLOUD_API_KEY_2).
+            "cloudTenants": [
+                {
+                    "name": name,
+                    "url": tenants.tenants[name].url,
+                    "caFile": str(tenants.ca_file),
+                    "timeout": 2,
+                }
+                | ({"apiKey": s["cloud_key"]} if name == "gamma" else {})
+                for name in ("gamma", "delta")
+            ],
+            "cloudAlerts": {"allotments": {"analyzer": {"minAvailable": 10}}},
             "mqtt": {"username": "licmon", "password": s["mqtt_password"]},
             "timeouts": {"webhook": 1, "influxDb": 1, "mqtt": 2, "qrsConnect": 1, "qrsRead": 2},
             "retries": dict(QUICK_RETRIES),
@@ -202,6 +230,13 @@ EXPECTED_LETTERS = {
     ("alpha", "mqtt", "alert"),
     # The check of the unreachable site itself, after its retries.
     ("beta", "qrs", "127.0.0.1"),
+    # A tenant's status and alerts (alert webhooks only), and the tenant whose key is refused.
+    ("gamma", "influxdb", "influxdb"),
+    ("gamma", "mqtt", "status"),
+    ("gamma", "mqtt", "alert"),
+    ("gamma", "webhook", "alert-1"),
+    ("gamma", "webhook", "alert-2"),
+    ("delta", "qrs", "127.0.0.1"),
 }
 
 
@@ -234,11 +269,24 @@ def run(
     flower_port = free_port()
     deployment: Deployment | None = None
     try:
-        with run_simulator([SiteSpec("alpha", license=license)], certs) as simulator:
+        cloud = [
+            CloudTenantSpec("gamma", api_key=s["cloud_key"], license=ending_soon()),
+            CloudTenantSpec("delta", api_key=secrets.token_hex(16)),  # not the one we send
+        ]
+        with (
+            run_simulator([SiteSpec("alpha", license=license)], certs) as simulator,
+            run_cloud_tenants(cloud, root / "cloud") as tenants,
+        ):
             deployment = Deployment(
                 root,
                 document(
-                    s, level, certs, simulator.sites["alpha"].port, receiver, broker.plain_port
+                    s,
+                    level,
+                    certs,
+                    simulator.sites["alpha"].port,
+                    receiver,
+                    broker.plain_port,
+                    tenants,
                 ),
             )
             env = {
@@ -250,6 +298,7 @@ def run(
                     f"http://127.0.0.1:{receiver.port}/fails?token={s['env_url_token']}"
                 ),
                 "FLOWER_BASIC_AUTH": f"ops:{s['flower_password']}",
+                "LICMON_CLOUD_API_KEY_2": s["cloud_key_refused"],
             }
             if level == "DEBUG":
                 env["LICMON_INFLUXDB_TOKEN"] = s["influx_token"]
@@ -289,6 +338,7 @@ def run(
                 flower_url=f"http://127.0.0.1:{flower_port}",
                 receiver=receiver,
                 qrs_requests=simulator.sites["alpha"].requests,
+                cloud_requests={name: tenant.requests for name, tenant in tenants.tenants.items()},
             )
             yield result
     finally:
@@ -356,6 +406,11 @@ def test_the_failures_really_happened_and_the_secrets_were_really_used(run: Run)
     basic = base64.b64encode(f"ops:{s['status_url_password']}".encode()).decode()
     assert any(r.headers.get("authorization") == f"Basic {basic}" for r in fails)
     assert any(r.headers.get("X-Api-Key") == s["qrs_header"] for r in run.qrs_requests)
+    # gamma's key was sent and taken; delta's (from the environment) was sent and refused.
+    assert any(r.authorized for r in run.cloud_requests["gamma"])
+    assert run.cloud_requests["delta"] and not any(
+        r.authorized for r in run.cloud_requests["delta"]
+    )
     # The broker and results really needed their passwords.
     port = int(run.redis_url.rsplit(":", 1)[1].split("/")[0])
     with pytest.raises(redis.AuthenticationError):
@@ -394,6 +449,7 @@ def test_no_secret_in_dead_letters(run: Run) -> None:
             "LICMON_BROKER_URL": run.redis_url,
             "LICMON_INFLUXDB_TOKEN": run.secrets["influx_token"],
             "LICMON_ALERT_WEBHOOK_URL_2": "http://127.0.0.1:9/x",
+            "LICMON_CLOUD_API_KEY_2": run.secrets["cloud_key_refused"],
         },
         timeout=60,
     )
