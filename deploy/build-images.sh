@@ -10,6 +10,7 @@
 # this machine's pip already uses is taken (PIP_CERT, else `pip config get global.cert`),
 # if any; CA_BUNDLE=none takes none. It reaches pip as a BuildKit secret (mounted for one
 # RUN, in no image layer).
+# NO_CACHE=1: every step rebuilt (the deploy tests, so the CA bundle given is really used).
 # PYTHON_IMAGE: the base image (default python:3.11-slim; licmon-offline/python:<suite>
 # with OFFLINE=1). BuildKit is needed for the secret: the first of $DOCKER, docker and
 # /usr/bin/docker that has buildx, or that predates 23.0 (Debian's docker.io 20.10 builds
@@ -65,7 +66,7 @@ if [ -n "$ca" ]; then secret=(--secret "id=ca_bundle,src=$ca"); fi
 build() {
     local target="$1" image="$2"
     echo "images: building $image (target $target, from $PYTHON_IMAGE)"
-    DOCKER_BUILDKIT=1 "$client" build --progress=plain --target "$target" \
+    DOCKER_BUILDKIT=1 "$client" build --progress=plain --target "$target" ${NO_CACHE:+--no-cache} \
         --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE" ${secret[@]+"${secret[@]}"} \
         -t "$image" . >"${BUILD_LOG:-/dev/stderr}" 2>&1 || {
         echo "images: building $image failed${BUILD_LOG:+ (log: $BUILD_LOG)}" >&2
