@@ -82,16 +82,24 @@ CFG
     "$DOCKER" import --change 'CMD ["bash"]' "$rootfs_tar" "$base" >/dev/null
 fi
 
+base_id="$("$DOCKER" image inspect --format '{{.Id}}' "$base")"
 for name in python redis mosquitto influxdb prometheus; do
     image="licmon-offline/$name:$suite"
-    if [ -z "$FORCE" ] && have_image "$image"; then
-        echo "offline: $image is there"
+    # Rebuilt when its Dockerfile or the base changed (the recipe label), or with FORCE=1.
+    recipe="$({ cat "$here/$name.Dockerfile"; echo "$base_id"; } | sha256sum | cut -c1-16)"
+    have="$("$DOCKER" image inspect --format '{{index .Config.Labels "licmon.recipe"}}' \
+        "$image" 2>/dev/null || true)"
+    if [ -z "$FORCE" ] && [ "$have" = "$recipe" ]; then
+        echo "offline: $image is up to date"
         continue
     fi
     echo "offline: building $image"
     # The classic builder is enough here: these images fetch only from the Debian mirror
-    # (plain HTTP, signed by the archive keys), no secret involved.
+    # (signed by the archive keys), no secret involved. The host's network: the mirror is
+    # reached as apt on this machine reaches it.
     DOCKER_BUILDKIT=0 "$DOCKER" build -q --network host --build-arg "SUITE=$suite" \
-        -t "$image" -f "$here/$name.Dockerfile" "$here" >/dev/null
+        --label "licmon.recipe=$recipe" -t "$image" -f "$here/$name.Dockerfile" "$here" \
+        2> >(grep -v -e DEPRECATED -e 'BuildKit is currently disabled' \
+            -e 'environment-variable' -e '^ *$' >&2) >/dev/null
 done
 echo "offline: images ready (licmon-offline/*:$suite)"
