@@ -79,7 +79,8 @@ compose-plugin: install
 # --scale worker=4, non-root read-only containers. Offline images where the upstream ones are
 # not on this machine (DEPLOY_OFFLINE=0/1 decides). Not part of `make test`.
 deploy-test: install compose-plugin
-	$(PY) -m pytest -o addopts="" --timeout 900 -p no:cacheprovider -v tests/deploy $(PYTEST_ARGS)
+	$(PY) -m pytest -o addopts="" --timeout 900 -p no:cacheprovider -v --durations=0 \
+	  tests/deploy $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(LEAN) .licmon .pytest_cache .ruff_cache

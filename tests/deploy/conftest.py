@@ -16,6 +16,7 @@ import pytest
 from tests.deploy.stack import REPO, Stack, docker_ready, offline_wanted
 
 TIMINGS: dict[str, float] = {}
+SESSION_STARTED = time.monotonic()
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.conftest import TIMINGS
+from tests.deploy.conftest import SESSION_STARTED, TIMINGS
 from tests.deploy.stack import (
     FREQUENCY_SECONDS,
     LEASE_SECONDS,
@@ -421,3 +421,10 @@ def test_every_licmon_container_is_non_root_on_a_read_only_root(stack: Stack) ->
         assert uid != "0", name
         denied = stack.exec_in(name, "touch", "/app/written", check=False)
         assert denied.returncode != 0 and "Read-only file system" in denied.stderr, name
+
+
+def test_the_deploy_test_took_under_10_minutes() -> None:
+    # Images built, stack up, every test above: the whole run (the bound).
+    elapsed = time.monotonic() - SESSION_STARTED
+    TIMINGS["deploy-test total (s)"] = elapsed
+    assert elapsed < 600
