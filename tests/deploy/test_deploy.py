@@ -243,6 +243,31 @@ def test_licmon_status_in_the_beat_container_shows_the_site_and_the_leader(
     assert {s["site"]: s["status"] for s in view["sites"]}["demo"] == "warning"
 
 
+def test_a_beat_cut_off_from_redis_turns_unhealthy(stack: Stack) -> None:
+    # The standby beat, disconnected from the compose network: its process lives on, but
+    # it cannot reach Redis, so its health check fails (15 s x 4) instead of passing forever.
+    leader = stack.leader()
+    standby = next(
+        c["Name"] for c in stack.running("beat") if not leader or not c["ID"].startswith(leader)
+    )
+    network = f"{stack.project}_default"
+    run(["docker", "network", "disconnect", network, standby])
+    cut = time.monotonic()
+    try:
+        wait_for(
+            f"{standby} unhealthy", lambda: _health(standby) == "unhealthy", timeout=100, every=2
+        )
+        TIMINGS["beat cut off from Redis: unhealthy after (s)"] = time.monotonic() - cut
+        assert stack.leader() == leader  # the leader was never disturbed
+    finally:
+        run(["docker", "network", "connect", "--alias", "beat", network, standby])
+    wait_for(f"{standby} healthy again", lambda: _health(standby) == "healthy", timeout=60)
+
+
+def _health(container: str) -> str:
+    return run(["docker", "inspect", "-f", "{{.State.Health.Status}}", container]).stdout.strip()
+
+
 def test_killing_the_leading_beat_hands_over_within_the_lease(stack: Stack) -> None:
     leader = stack.leader()
     assert leader
