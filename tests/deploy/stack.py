@@ -353,15 +353,15 @@ class Stack:
         """Check ids of `site` the webhook receiver got, in arrival order, repeats kept."""
         return [r["checkId"] for r in self.webhook_records() if r["site"] == site]
 
-    def status(self) -> dict[str, Any]:
-        """`licmon status --json` in a running beat container."""
-        beat = self.running("beat")[0]["Name"]
+    def status(self, beat: str | None = None) -> dict[str, Any]:
+        """`licmon status --json` in a running beat container (`beat`, or the first)."""
+        beat = beat or self.running("beat")[0]["Name"]
         done = self.exec_in(beat, "licmon", "status", "--json", check=False)
         assert done.stdout.strip(), done.stderr
         return json.loads(done.stdout)
 
-    def leader(self) -> str | None:
-        leader = self.status()["beat"]["leader"]
+    def leader(self, beat: str | None = None) -> str | None:
+        leader = self.status(beat)["beat"]["leader"]
         return None if leader is None else leader["host"]
 
     def container_by_hostname(self, service: str, hostname: str) -> str:
