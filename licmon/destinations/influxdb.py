@@ -7,6 +7,7 @@ Butler keys: `Butler.influxDb` (connection, version, global tags) and the featur
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pydantic import SecretStr
@@ -132,7 +133,7 @@ class InfluxDbDestination:
             if v3.writeTimeout:
                 common["timeout"] = v3.writeTimeout / 1000
             settings = InfluxSettings(**common, org="", bucket=v3.database, token=token)
-        if settings.password or settings.token:
+        if (settings.password or settings.token) and not _plain_http_expected(influx.hostIP):
             # Butler's InfluxDB settings have no TLS switch: the URL is always http://.
             build.warn(
                 f"InfluxDB {settings.version}.x at {settings.url} is plain HTTP: its "
@@ -202,6 +203,14 @@ class InfluxDbDestination:
         self, settings: InfluxSettings, target: str, delivery: Delivery, resources: Resources
     ) -> str:
         return deliver_each_once(self, settings, target, delivery, resources)
+
+
+def _plain_http_expected(host: str | None) -> bool:
+    """True for a host named in LICMON_INFLUXDB_PLAIN_HTTP_HOSTS (comma-separated): one whose
+    plain HTTP the operator expects, such as docker-compose.yml's `influxdb` service on the
+    compose network. Every other host keeps the plain-HTTP warning."""
+    listed = os.environ.get("LICMON_INFLUXDB_PLAIN_HTTP_HOSTS", "")
+    return bool(host) and host.lower() in {h.strip().lower() for h in listed.split(",")}
 
 
 def _secret(value: SecretStr | None) -> SecretStr | None:

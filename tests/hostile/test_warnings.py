@@ -14,8 +14,11 @@ import pytest
 from tests.hostile.support import dump, licmon, site_document
 
 
-def warnings_of(tmp_path: Path, document: dict[str, Any]) -> list[str]:
-    run = licmon("config", "validate", "--config", str(dump(tmp_path, document))).bounded()
+def warnings_of(
+    tmp_path: Path, document: dict[str, Any], env: dict[str, str] | None = None
+) -> list[str]:
+    path = str(dump(tmp_path, document))
+    run = licmon("config", "validate", "--config", path, env=env).bounded()
     assert run.code == 0, run.err
     assert run.out == "OK\n"
     return [line for line in run.err.splitlines() if line.startswith("warning: ")]
@@ -110,3 +113,22 @@ def test_influxdb_without_credentials_is_not_warned_about(tmp_path: Path, certs:
     }
     document["Butler"]["influxDb"] = {"enable": True, "hostIP": "influx.example.com"}
     assert warnings_of(tmp_path, document) == []
+
+
+def test_influxdb_plain_http_expected_on_a_listed_host(tmp_path: Path, certs: Path) -> None:
+    # docker-compose.yml lists its own `influxdb` service: plain HTTP on the compose network
+    # is expected there; any other host is still warned about.
+    document = site_document(certs)
+    document["Butler"]["qlikSenseLicense"]["serverLicenseMonitor"]["destination"] = {
+        "influxDb": {"enable": True}
+    }
+    document["Butler"]["influxDb"] = {
+        "enable": True,
+        "hostIP": "influxdb",
+        "version": 2,
+        "v2Config": {"org": "o", "bucket": "b", "token": "t-2"},
+    }
+    listed = {"LICMON_INFLUXDB_PLAIN_HTTP_HOSTS": "InfluxDB, other"}
+    assert warnings_of(tmp_path, document, env=listed) == []
+    (warning,) = warnings_of(tmp_path, document, env={"LICMON_INFLUXDB_PLAIN_HTTP_HOSTS": "other"})
+    assert "InfluxDB 2.x at http://influxdb:8086 is plain HTTP" in warning
