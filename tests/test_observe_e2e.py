@@ -253,6 +253,10 @@ def check_influx_panel(title: str, ref: str, rows: list[dict[str, Any]]) -> None
         # The simulated fleet checks no certificates (tests/test_grafana_dashboards.py runs
         # this panel's query on certificate points).
         assert rows == []
+    elif title in ("Qlik Cloud licenses", "Qlik Cloud allotments"):
+        # No Qlik Cloud tenant is configured (tests/test_grafana_dashboards.py runs these
+        # panels' queries on the cloud kind's points).
+        assert rows == []
     elif title == "Failed checks per site":
         assert [row | {"time": None} for row in rows] == [
             {"time": None, "failures": 2, "last_error": "auth_rejected", "site": "denied"}
@@ -384,6 +388,10 @@ def check_prometheus_panel(
     elif title == "Certificates":
         # The simulated fleet checks no certificates (tests/test_grafana_dashboards.py runs
         # this panel's queries on the certificate kind's families).
+        assert result == []
+    elif title in ("Qlik Cloud licenses", "Qlik Cloud allotments"):
+        # No Qlik Cloud tenant is configured (tests/test_grafana_dashboards.py runs these
+        # panels' queries on the cloud kind's families).
         assert result == []
     else:
         raise AssertionError(f"no expectation for panel {title!r}")
