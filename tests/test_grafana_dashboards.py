@@ -1,10 +1,11 @@
 """The Grafana files, without a Grafana server (none can run here): each dashboard is the
 JSON its declared schema version expects, names only provisioned data sources, lays its
 panels on Grafana's 24-column grid without overlap, writes every query as raw text, and
-the README's picture is drawn from the current layout: the tests marked `fast`. Then the
-certificate and Qlik Cloud panels' queries against a real InfluxDB 1.x and a real Prometheus,
-on points and an exposition made by each kind's own code. (tests/test_observe_e2e.py runs
-every other query against what a fleet of simulated sites left.)"""
+docs/observe.md's picture is drawn from the current layout: the tests marked `fast`. Then
+the certificate and Qlik Cloud panels' queries against a real InfluxDB 1.x and a real
+Prometheus, on points and an exposition made by each kind's own code.
+(tests/test_observe_e2e.py runs every other query against what a fleet of simulated sites
+left.)"""
 
 from __future__ import annotations
 

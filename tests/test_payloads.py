@@ -1,4 +1,4 @@
-"""Payloads are Butler's, as the README's "What it sends" lists them."""
+"""Payloads are Butler's, as docs/configuration.md's "What it sends" lists them."""
 
 from __future__ import annotations
 

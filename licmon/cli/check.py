@@ -15,6 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from licmon.cli.common import add_config_option, load_or_report, read_state
+from licmon.cli.exit_codes import exit_help
 from licmon.cli.kinds import add_kind_options, chosen_kind, sites_checked
 from licmon.views import EXIT_CRITICAL, EXIT_OK, EXIT_UNKNOWN, EXIT_WARNING
 
@@ -32,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "check",
         help="check every enabled site once and print the result",
         description="Exit 0 ok, 1 warning, 2 expired, 3 check failed or bad config.",
+        **exit_help("check"),
     )
     add_config_option(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON array on stdout")

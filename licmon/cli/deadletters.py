@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from licmon.cli.common import add_config_option, load_or_report
+from licmon.cli.exit_codes import exit_help
 
 if TYPE_CHECKING:
     from licmon.config import MonitorConfig
@@ -34,7 +35,9 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "deadletters", help="list checks and deliveries that failed after every retry"
+        "deadletters",
+        help="list checks and deliveries that failed after every retry",
+        **exit_help("deadletters"),
     )
     add_config_option(parser)
     parser.add_argument("--limit", type=int, default=50, help="newest N (default 50)")

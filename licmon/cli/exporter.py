@@ -20,6 +20,7 @@ import threading
 from types import FrameType
 
 from licmon.cli.common import add_config_option, load_or_report
+from licmon.cli.exit_codes import exit_help
 
 EXIT_STOPPED, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 2, 3
 DEFAULT_PORT = 9847
@@ -33,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="serve Prometheus metrics of every site, read from Redis (no QRS call)",
         description="Serves /metrics from the state the workers keep in Redis. Exit 0 stopped "
         "by SIGTERM, 2 configuration or usage error, 3 Redis unreachable at start.",
+        **exit_help("exporter"),
     )
     add_config_option(parser)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="default %(default)s")

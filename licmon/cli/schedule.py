@@ -10,6 +10,7 @@ import json
 import sys
 from datetime import UTC, datetime
 
+from licmon.cli.exit_codes import exit_help
 from licmon.laterjs import (
     LaterLimitError,
     LaterParseError,
@@ -27,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="print the next times a later.js schedule text fires (UTC)",
         description="Print the next occurrences of a later.js text schedule, in UTC, "
         "exactly as @breejs/later computes them (e.g. 'every 24 hours', 'at 10:15 am').",
+        **exit_help("schedule"),
     )
     parser.add_argument("text", help="later.js schedule text, e.g. 'every 24 hours'")
     parser.add_argument(

@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from licmon.cli.exit_codes import exit_help
+
 _SITE_ARG = re.compile(r"(?P<name>[A-Za-z0-9_.-]+)=(?P<port>\d{1,5})")
 _FAULTS = (
     *("none", "500", "503", "401", "403", "404"),
@@ -26,6 +28,7 @@ def register(subparsers: Any) -> None:
         help="serve simulated QRS sites (GET /qrs/license) over mutual TLS",
         description="Serve one or more simulated Qlik Sense Repository Services with "
         "Qlik-style certificates, until SIGINT or SIGTERM.",
+        **exit_help("qrs-simulator"),
     )
     parser.add_argument("--cert-dir", default=".licmon/certs", help="default: %(default)s")
     parser.add_argument("--host", default="127.0.0.1", help="default: %(default)s")

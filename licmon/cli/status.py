@@ -21,6 +21,7 @@ import sys
 from datetime import UTC, datetime
 
 from licmon.cli.common import add_config_option, is_redis, load_or_report, read_state
+from licmon.cli.exit_codes import exit_help
 from licmon.cli.kinds import add_kind_options, chosen_kind, sites_checked
 from licmon.views import EXIT_UNKNOWN, stale_at
 
@@ -33,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="every site's last check, the beat leader and the fetch queues, from Redis",
         description="Reads what the workers wrote; touches no QRS. Exit 0 ok, 1 warning, "
         "2 expired, 3 unknown, stale or never checked, or the state cannot be read.",
+        **exit_help("status"),
     )
     add_config_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
