@@ -90,4 +90,5 @@ def test_the_registry_lists_each_kind_once_with_its_edges() -> None:
         "server_license",
         "access_license",
         "certificate",
+        "qlik_cloud",
     ]
