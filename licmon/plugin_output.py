@@ -22,7 +22,9 @@ STATES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
 # Worst first, as licmon orders exit codes (licmon/views.py): critical, warning, unknown.
 _WORST_FIRST = (2, 1, 3, 0)
 # A `|` starts perfdata on any line Nagios reads, so none may appear in the text itself;
-# the broken bar keeps the text readable.
+# the broken bar keeps the text readable. Nagios also turns every `;` of a status text
+# into `:` (its log's field separator; seen in tests/test_nagios.py), so the summary joins
+# with commas and a `;` from elsewhere (an error's reason) becomes one.
 _BAR = "\u00a6"
 # Sites named in a summary before "+N more": the line must stay one screen line.
 SHOWN = 3
@@ -139,7 +141,7 @@ def worst_first(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def summary(findings: Sequence[Finding], noun: str = "sites", shown: int = SHOWN) -> str:
-    """`prod 30 days left (2027-01-06); 2 of 3 sites ok`: the sites that are not ok, worst
+    """`prod 30 days left (2027-01-06), 2 of 3 sites ok`: the sites that are not ok, worst
     first (at most `shown`, then `+N more`); when all are, the nearest; then the count."""
     ordered = worst_first(findings)
     named = [f for f in ordered if f.code != 0] or ordered[:1]
@@ -147,12 +149,12 @@ def summary(findings: Sequence[Finding], noun: str = "sites", shown: int = SHOWN
     if len(named) > shown:
         texts.append(f"+{len(named) - shown} more")
     ok = sum(1 for f in findings if f.code == 0)
-    return "; ".join([*texts, f"{ok} of {len(findings)} {noun} ok"])
+    return ", ".join([*texts, f"{ok} of {len(findings)} {noun} ok"])
 
 
 def one_line(text: str) -> str:
-    """`text` on one line without `|`: a status text Nagios will not cut or misread."""
-    return " ".join(text.replace("|", _BAR).split())
+    """`text` on one line without `|` or `;`: a status text Nagios keeps as it is."""
+    return " ".join(text.replace("|", _BAR).replace(";", ",").split())
 
 
 def long_output(text: str) -> str:

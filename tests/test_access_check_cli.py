@@ -133,7 +133,7 @@ def test_table_and_exit_0_when_nothing_is_low(
     lines = out.splitlines()
     # Available seats or tokens per counted type, 0 to the total; no minimum is set here.
     assert lines.pop(0) == (
-        "ACCESS OK - seats professional 5 of 100 available; 2 of 2 sites ok | "
+        "ACCESS OK - seats professional 5 of 100 available, 2 of 2 sites ok | "
         "'seats professional'=5;;;0;100 'seats analyzer'=80;;;0;200 "
         "'tokens tokens_available'=400;;;0;1000"
     )

@@ -172,8 +172,8 @@ def test_table_output(
     # none for a perpetual license or one QRS says expired without a date).
     summary, perfdata = lines[0].split(" | ")
     assert summary == (
-        f"LICENSE CRITICAL - date expired 3 days ago ({in_days(-3)}); expired-flag expired "
-        f"(QRS says so); iso 0 days left ({in_days(0)}); +4 more; 3 of 10 sites ok"
+        f"LICENSE CRITICAL - date expired 3 days ago ({in_days(-3)}), expired-flag expired "
+        f"(QRS says so), iso 0 days left ({in_days(0)}), +4 more, 3 of 10 sites ok"
     )
     assert perfdata.split() == [
         "qlik=30;61:;0:",

@@ -156,12 +156,12 @@ def test_summary_names_the_worst_first() -> None:
         Finding(2, "e expired", -1),
     ]
     assert (
-        summary(findings) == "e expired; d 10 days left; b 30 days left; +1 more; 1 of 5 sites ok"
+        summary(findings) == "e expired, d 10 days left, b 30 days left, +1 more, 1 of 5 sites ok"
     )
     assert summary([*findings[:1], Finding(0, "z 40 days left", 40)]) == (
-        "z 40 days left; 2 of 2 sites ok"
+        "z 40 days left, 2 of 2 sites ok"
     )
-    assert summary([Finding(3, "t down")], noun="tenants") == "t down; 0 of 1 tenants ok"
+    assert summary([Finding(3, "t down")], noun="tenants") == "t down, 0 of 1 tenants ok"
 
 
 def test_the_plugin_line() -> None:
@@ -173,5 +173,5 @@ def test_the_plugin_line() -> None:
     assert plugin_line("X", 2, "a") == "X CRITICAL - a"
     assert plugin_line("X", 7, "a") == "X UNKNOWN - a"
     # No `|` or line break may leak from a site's error text into the status text.
-    assert one_line("a | b\nc") == "a \u00a6 b c"
+    assert one_line("a | b\nc; d") == "a \u00a6 b c, d"
     assert output("X", 3, "a|b", long="T | x\nrow") == "X UNKNOWN - a\u00a6b\nT \u00a6 x\nrow"
