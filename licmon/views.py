@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from licmon.config.model import MonitorConfig
     from licmon.laterjs import LaterSchedule
+    from licmon.plugin_output import Perf
     from licmon.state.fleet import SiteState
 
 # Monitoring-plugin exit codes (Nagios, Icinga): the scheduler trusts nothing else.
@@ -31,17 +32,69 @@ STALE_GRACE = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class Report:
-    """What `licmon check` or `licmon status` prints for one kind, and its exit code."""
+    """What `licmon check` or `licmon status` prints for one kind, and its exit code.
+
+    Without --json the CLI prints the monitoring-plugin line first, `<WORD> <STATE> -
+    <summary> | <perfdata>` (the kind's `plugin_word`, licmon/plugin_output.py), then the
+    table as long output."""
 
     document: Any  # printed as JSON with --json
-    table: str  # printed otherwise
+    table: str  # printed otherwise, after the plugin line
     exit_code: int
+    # One line naming the worst sites first (`plugin_output.summary`); "" lets the CLI say
+    # how many sites it read.
+    summary: str = ""
+    perfdata: tuple[Perf, ...] = ()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """`-w` / `-c` for one run: None keeps the configuration's threshold. Each kind says
+    what its numbers are (days left, seats available) and applies them "at or below"."""
+
+    warning: int | None = None
+    critical: int | None = None
+
+
+NO_LIMITS = Limits()
 
 
 def exit_code_of(levels: Iterable[str]) -> int:
     """The most severe of `levels` (`ok`, `warning`, `expired`; anything else is 3)."""
     codes = {_EXIT_BY_LEVEL.get(level, EXIT_UNKNOWN) for level in levels}
     return next((code for code in _SEVERITY if code in codes), EXIT_OK)
+
+
+def worst(codes: Iterable[int]) -> int:
+    """The most severe exit code, in `exit_code_of`'s order (2, 1, 3, 0)."""
+    found = set(codes)
+    return next((code for code in _SEVERITY if code in found), EXIT_OK)
+
+
+def days_code(days: int | None, warning: int, limits: Limits, *, expired: bool) -> int:
+    """A days-left verdict under `-w`/`-c`: critical once `expired` (whatever -c says) or at
+    or below `-c`; warning at or below `-w`, else at or below `warning` (the configured
+    threshold or highest level); ok otherwise, and for no end date (`days` None)."""
+    if expired:
+        return EXIT_CRITICAL
+    if days is None:
+        return EXIT_OK
+    if limits.critical is not None and days <= limits.critical:
+        return EXIT_CRITICAL
+    if limits.warning is not None:
+        warning = limits.warning
+    return EXIT_WARNING if days <= warning else EXIT_OK
+
+
+def days_perf(label: str, days: int | None, warning: int, limits: Limits) -> Perf:
+    """Days left as perfdata, its ranges reproducing `days_code` (but for an end the source
+    declares passed while days remain: QRS's `isExpired`, a tenant not `Ok`): warning `W+1:`
+    (W or fewer days), critical `C+1:` under -c, else `0:` (below 0: the end has passed)."""
+    from licmon.plugin_output import Perf, at_or_below
+
+    warn = limits.warning if limits.warning is not None else warning
+    crit = limits.critical if limits.critical is not None else -1
+    return Perf(label, days, warn=at_or_below(warn), crit=at_or_below(crit))
 
 
 def aligned(rows: list[tuple[str, ...]]) -> list[str]:

@@ -131,6 +131,12 @@ def test_table_and_exit_0_when_nothing_is_low(
     code, out, _ = run(tmp_path, document(certs, sim), capsys)
     assert code == 0
     lines = out.splitlines()
+    # Available seats or tokens per counted type, 0 to the total; no minimum is set here.
+    assert lines.pop(0) == (
+        "ACCESS OK - seats professional 5 of 100 available, 2 of 2 sites ok | "
+        "'seats professional'=5;;;0;100 'seats analyzer'=80;;;0;200 "
+        "'tokens tokens_available'=400;;;0;1000"
+    )
     assert lines[0].split() == [
         "SITE",
         "TYPE",

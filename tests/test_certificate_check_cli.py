@@ -89,6 +89,7 @@ def test_every_certificate_of_a_site_one_row_each_and_the_earliest_decides(
         code, table, _ = run(tmp_path, config, capsys, "--kind", "certificate")
         assert code == 1
         lines = table.splitlines()
+        assert lines.pop(0).startswith("CERTIFICATE WARNING - prod certificate 10 days left, ")
         assert lines[0].split() == [
             "SITE",
             "ENDPOINT",

@@ -168,7 +168,25 @@ def test_table_output(
     path.write_text(yaml.safe_dump(site_config(certs, format_sites)))
     assert main(["check", "--config", str(path)]) == EXIT_EXPIRED
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["SITE", "STATUS", "DAYS", "LEFT", "EXPIRES", "SOURCE", "DETAIL"]
+    # The monitoring-plugin line: the worst sites first, then perfdata (days left per site;
+    # none for a perpetual license or one QRS says expired without a date).
+    summary, perfdata = lines[0].split(" | ")
+    assert summary == (
+        f"LICENSE CRITICAL - date expired 3 days ago ({in_days(-3)}), expired-flag expired "
+        f"(QRS says so), iso 0 days left ({in_days(0)}), +4 more, 3 of 10 sites ok"
+    )
+    assert perfdata.split() == [
+        "qlik=30;61:;0:",
+        "us=90;61:;0:",
+        "de=10;61:;0:",
+        "iso=0;61:;0:",
+        "date=-3;61:;0:",
+        "several-one-line=45;61:;0:",
+        "several-lines=100;61:;0:",
+        "lef=5;61:;0:",
+    ]
+    # The table follows as long output.
+    assert lines[1].split() == ["SITE", "STATUS", "DAYS", "LEFT", "EXPIRES", "SOURCE", "DETAIL"]
     perpetual = next(line for line in lines if line.startswith("perpetual "))
     assert perpetual.split()[:5] == ["perpetual", "OK", "-", "never", "-"]
 

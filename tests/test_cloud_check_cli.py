@@ -97,7 +97,8 @@ def test_every_tenant_with_its_end_and_allotments(
     assert (far["status"], far["trial"], far["error"]) == ("ok", True, None)
     code, table, _ = run(tmp_path, capsys, [entry(tenants, "acme")])
     assert code == 1
-    assert table.splitlines()[1].split()[:3] == ["acme", "WARNING", "20"]
+    assert table.splitlines()[0].startswith("CLOUD WARNING - acme 20 days left, ")
+    assert table.splitlines()[2].split()[:3] == ["acme", "WARNING", "20"]
     assert "analyzer 5/50 LOW" in table
 
 

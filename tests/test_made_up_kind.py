@@ -98,7 +98,9 @@ class NodeCountCheck(KindDefaults):
     def failed(self, site: Any, checked_at: datetime, reason: str) -> Nodes:
         return Nodes(site.name, 0, 0)
 
-    def check_report(self, config: Any, statuses: list[Nodes], state: Any) -> Report:
+    def check_report(
+        self, config: Any, statuses: list[Nodes], state: Any, limits: Any = None
+    ) -> Report:
         rows = [(s.site, str(s.nodes), s.level.upper()) for s in statuses]
         return Report(
             [s.to_json() for s in statuses],
@@ -107,7 +109,7 @@ class NodeCountCheck(KindDefaults):
         )
 
     def status_report(
-        self, client: redis.Redis, config: Any, sites: list[Any], now: datetime
+        self, client: redis.Redis, config: Any, sites: list[Any], now: datetime, limits: Any = None
     ) -> Report:
         states = FleetState(client).read(self.name, [site.name for site in sites])
         seen = [(name, (state.status or {}) if state else {}) for name, state in states.items()]
@@ -177,7 +179,10 @@ def test_check_and_status_by_its_name_or_alias(
         {"site": "beta", "nodes": 3, "minimum": 3, "status": "ok"},
     ]
     assert main(["check", "--kind", "node_count", "-c", str(config_file)], plugins=WITH_NODES) == 1
-    assert capsys.readouterr().out.splitlines()[1].split() == ["alpha", "1", "WARNING"]
+    lines = capsys.readouterr().out.splitlines()
+    # A kind that gives no summary or word of its own: its name, and how many sites.
+    assert lines[0] == "NODECOUNT WARNING - 2 sites checked"
+    assert lines[2].split() == ["alpha", "1", "WARNING"]
 
     fleet = FleetState(redis_client)
     for status in statuses:

@@ -6,12 +6,14 @@ first asks for them, so task modules import, and run in tests, without a config 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery
 from celery.signals import (
     after_setup_logger,
     after_setup_task_logger,
+    beat_init,
     celeryd_after_setup,
     worker_init,
     worker_process_shutdown,
@@ -57,6 +59,17 @@ def hold_library_loggers(**_: Any) -> None:
 app.steps["consumer"].add(ReturnHeldMessages)
 # A killed prefork child's task is redone within about a second, not up to 5 s later.
 app.steps["worker"].add(ReapLostChildren)
+
+
+@celeryd_after_setup.connect
+@beat_init.connect
+def log_version(sender: Any = None, **_: Any) -> None:
+    # The first line an operator looks for when a fleet runs mixed releases; after Celery
+    # set up logging, so it goes where the rest goes.
+    from licmon.cli.main import version
+
+    role = "beat" if type(sender).__name__ == "Service" else "worker"
+    logging.getLogger("licmon").info("licmon %s %s starting", version(), role)
 
 
 @celeryd_after_setup.connect

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from licmon.config.env import EnvOverlay
     from licmon.config.model import MonitorConfig, Site
     from licmon.state.fleet import SiteState
-    from licmon.views import Report
+    from licmon.views import Limits, Report
 
 T = TypeVar("T")
 
@@ -81,6 +81,8 @@ class CheckKind(Protocol):
     template_fields: Mapping[str, str]
     # Why no site is checked by it: the switches that decide it (`licmon check --kind`).
     not_checked: str
+    # The first word of its monitoring-plugin line, one word in capitals (`LICENSE OK - ...`).
+    plugin_word: str
 
     def monitor_section(self, destinations: type[Any]) -> type[Any]:
         """Its Butler section (a pydantic model), with `destination: <destinations>` in it."""
@@ -171,14 +173,20 @@ class CheckKind(Protocol):
         ...
 
     def check_report(
-        self, config: MonitorConfig, statuses: list[Any], state: StateReader
+        self, config: MonitorConfig, statuses: list[Any], state: StateReader, limits: Limits
     ) -> Report:
-        """`licmon check --kind <name>`: its JSON, its table and its exit code for `statuses`
-        (one per site it checks, just read); `state` reads Redis if it needs to."""
+        """`licmon check --kind <name>`: its JSON, its table, its exit code, its plugin
+        summary and perfdata for `statuses` (one per site it checks, just read); `state`
+        reads Redis if it needs to; `limits`: -w/-c, in the kind's own unit."""
         ...
 
     def status_report(
-        self, client: redis.Redis, config: MonitorConfig, sites: list[Site], now: datetime
+        self,
+        client: redis.Redis,
+        config: MonitorConfig,
+        sites: list[Site],
+        now: datetime,
+        limits: Limits,
     ) -> Report:
         """`licmon status --kind <name>`: `sites` (those it checks) as the workers last saw
         them, from Redis alone."""
@@ -210,6 +218,11 @@ class KindDefaults:
     template_fields: Mapping[str, str] = {}
     licmon_sections: Mapping[str, type[Any]] = {}
     site_sections: Mapping[str, type[Any]] = {}
+
+    @property
+    def plugin_word(self) -> str:
+        """Its name in capitals, without separators (`NODECOUNT`), unless it says another."""
+        return "".join(char for char in getattr(self, "name", "CHECK").upper() if char.isalnum())
 
     def env_secrets(self, overlay: EnvOverlay) -> None:
         return None

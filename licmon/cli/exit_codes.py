@@ -36,8 +36,8 @@ EXIT_CODES: dict[str, list[tuple[int, str]]] = {
         ),
         (
             3,
-            "UNKNOWN: a check failed (site or tenant unreadable), the configuration is wrong, "
-            "or an unexpected error",
+            "UNKNOWN: a check failed (site or tenant unreadable), the deadline (-t) passed, "
+            "the configuration is wrong, or an unexpected error",
         ),
     ],
     "status": [
@@ -46,8 +46,8 @@ EXIT_CODES: dict[str, list[tuple[int, str]]] = {
         (2, "CRITICAL: as `licmon check`"),
         (
             3,
-            "UNKNOWN: a site never checked, stale or failing, Redis unreadable, the "
-            "configuration is wrong, or an unexpected error",
+            "UNKNOWN: a site never checked, stale or failing, Redis unreadable, the deadline "
+            "(-t) passed, the configuration is wrong, or an unexpected error",
         ),
     ],
     "config validate": [

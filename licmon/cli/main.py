@@ -37,6 +37,17 @@ INTERNAL_ERROR_EXIT = {"check": 3, "status": 3, "config": 2, "schedule": 2, "dea
 DEFAULT_INTERNAL_ERROR_EXIT = 2
 
 
+def version() -> str:
+    """The installed distribution's version (what `pip` installed, not a constant here)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("qlik-license-monitor")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser(plugins: Registry | None = None) -> argparse.ArgumentParser:
     """The parser; `plugins`: the check kinds and destinations commands use (None: the
     registered ones, `licmon.plugins`, imported only by the commands that read a config)."""
@@ -44,6 +55,9 @@ def build_parser(plugins: Registry | None = None) -> argparse.ArgumentParser:
         prog="licmon", description="Qlik Sense server license monitor (Butler-compatible)."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    parser.add_argument(
+        "-V", "--version", action="version", version=f"licmon {version()}", help="print the version"
+    )
     parser.set_defaults(plugins=plugins)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
@@ -95,5 +109,21 @@ def _short(filename: str) -> str:
     return filename[marker + 1 :] if marker >= 0 else filename.rsplit("/", 1)[-1]
 
 
+def entry() -> None:
+    """The `licmon` program: `main`, then the exit. After a run that abandoned threads at
+    its deadline (licmon/cli/deadline.py) the process leaves with `os._exit`, its output
+    flushed first, instead of waiting for them in the interpreter's shutdown."""
+    import os
+
+    code = main()
+    from licmon.cli.deadline import ABANDONED
+
+    if ABANDONED.is_set():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -9,20 +9,29 @@ failed), `never` before its first check, and `stale` once its last successful ch
 older than two periods of its schedule: the schedule fired twice since, and the second
 check had one more period (at most a minute) to finish. Exit codes follow `licmon check`:
 0 ok, 1 warning, 2 expired, 3 unknown, stale or never, or the state cannot be read (a bad
-config, an unknown --site or --kind, Redis unreachable); the most severe wins in the order
-2, 1, 3, 0.
+config, an unknown --site or --kind, Redis unreachable, the deadline -t passed); the most
+severe wins in the order 2, 1, 3, 0. Its output is a monitoring plugin's, as `licmon
+check`'s: the plugin line, then the table.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import UTC, datetime
 
-from licmon.cli.common import add_config_option, is_redis, load_or_report, read_state
+from licmon.cli.common import is_redis, load_or_report, read_state
+from licmon.cli.deadline import Deadline, bounded_call
 from licmon.cli.exit_codes import exit_help
-from licmon.cli.kinds import add_kind_options, chosen_kind, sites_checked
+from licmon.cli.kinds import (
+    add_kind_options,
+    add_plugin_options,
+    chosen_kind,
+    chosen_sites,
+    limits_of,
+    print_report,
+    sites_checked,
+)
 from licmon.views import EXIT_UNKNOWN, stale_at
 
 __all__ = ["register", "run", "stale_at"]
@@ -36,14 +45,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "2 expired, 3 unknown, stale or never checked, or the state cannot be read.",
         **exit_help("status"),
     )
-    add_config_option(parser)
+    add_plugin_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    parser.add_argument("--site", metavar="S", help="this site only")
     add_kind_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    deadline = Deadline(args.timeout)
     config = load_or_report(args)
     if config is None:
         print("licmon status: nothing read (exit 3: configuration error)", file=sys.stderr)
@@ -51,16 +60,9 @@ def run(args: argparse.Namespace) -> int:
     if not config.sites:
         print("licmon status: no site is enabled in the configuration", file=sys.stderr)
         return EXIT_UNKNOWN
-    sites = list(config.sites)
-    if args.site is not None:
-        sites = [site for site in sites if site.name == args.site]
-        if not sites:
-            print(
-                f"licmon status: no site named {args.site!r} in {config.source} "
-                f"(sites: {', '.join(site.name for site in config.sites)})",
-                file=sys.stderr,
-            )
-            return EXIT_UNKNOWN
+    sites = chosen_sites(config, list(config.sites), args.site, "status")
+    if not sites:
+        return EXIT_UNKNOWN
     if not is_redis(config):
         scheme = config.broker.url.get_secret_value().split(":", 1)[0]
         print(f"licmon status: the broker is {scheme}://, not Redis: no state", file=sys.stderr)
@@ -73,10 +75,27 @@ def run(args: argparse.Namespace) -> int:
     if not sites:
         return EXIT_UNKNOWN
     now = datetime.now(UTC)
-    report = read_state(
-        config, lambda client: kind.status_report(client, config, sites, now), "status"
+    limits = limits_of(args)
+    future = bounded_call(
+        lambda: read_state(
+            config,
+            lambda client: kind.status_report(client, config, sites, now, limits),
+            "status",
+            timeout=min(10, args.timeout),
+        ),
+        deadline,
     )
+    if not future.done() or future.cancelled():
+        from licmon.plugin_output import output
+
+        shown = output(
+            kind.plugin_word,
+            EXIT_UNKNOWN,
+            f"the state in Redis did not answer within {args.timeout:g} s",
+        )
+        print(shown, file=sys.stderr if args.json else sys.stdout)
+        return EXIT_UNKNOWN
+    report = future.result()
     if report is None:
         return EXIT_UNKNOWN
-    print(json.dumps(report.document, indent=2) if args.json else report.table)
-    return report.exit_code
+    return print_report(kind, report, args.json, f"{len(sites)} sites read")

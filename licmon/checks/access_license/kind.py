@@ -49,6 +49,7 @@ from licmon.core.digest import DigestRow
 from licmon.core.failure_notices import failure_notice
 from licmon.core.notices import InfluxPoint, Notice
 from licmon.core.templates import MessageTemplate
+from licmon.views import NO_LIMITS, Limits
 
 if TYPE_CHECKING:
     import redis
@@ -114,6 +115,8 @@ class AccessLicenseCheck(KindDefaults):
     monitor_key = "licenseMonitor"
     aliases = ("access",)
     label = "access license"
+    # The first word of its monitoring-plugin line (`ACCESS WARNING - ...`).
+    plugin_word = "ACCESS"
     check_measurement = "qlik_sense_access_license_check"
     licmon_sections: ClassVar[dict[str, type[Section]]] = {
         "accessLicense": AccessLicenseSection,
@@ -231,14 +234,25 @@ class AccessLicenseCheck(KindDefaults):
         return ", ".join(counted) or f"{len(status.licenses)} types, none counted"
 
     def check_report(
-        self, config: MonitorConfig, statuses: list[AccessStatus], state: StateReader
+        self,
+        config: MonitorConfig,
+        statuses: list[AccessStatus],
+        state: StateReader,
+        limits: Limits = NO_LIMITS,
     ) -> Report:
-        return views.check_report(statuses, minimums_of(config), state)
+        """-w/-c are available seats or tokens, for every counted type: warning at or below
+        -w (default: `licmon.accessAlerts`' minimums), critical at or below -c (none)."""
+        return views.check_report(statuses, minimums_of(config), state, limits)
 
     def status_report(
-        self, client: redis.Redis, config: MonitorConfig, sites: list[Site], now: datetime
+        self,
+        client: redis.Redis,
+        config: MonitorConfig,
+        sites: list[Site],
+        now: datetime,
+        limits: Limits = NO_LIMITS,
     ) -> Report:
-        return views.status_report(client, self.name, sites, minimums_of(config), now)
+        return views.status_report(client, self.name, sites, minimums_of(config), now, limits)
 
     def metrics(
         self,

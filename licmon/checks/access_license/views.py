@@ -3,7 +3,9 @@
 
 Exit codes, monitoring-plugin style: 0 ok, 1 a watched type is at or below its minimum
 (`licmon.accessAlerts`), 3 a site could not be read (check), or was never read, is stale or
-failing (status); the most severe wins in the order 1, 3, 0. The forecast
+failing (status); the most severe wins in the order 1, 3, 0. Under -w/-c (available seats
+or tokens, every counted type): 1 at or below -w (instead of the minimums), 2 at or below
+-c (access licenses are never critical without it), in the order 2, 1, 3, 0. The forecast
 (`exhaustsInDays`) comes from the history the workers keep in Redis (history.py beside
 this); `licmon check` without Redis shows it null, with a note on stderr, and goes on.
 """
@@ -20,16 +22,21 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from licmon.checks.access_license.history import forecasts_of
 from licmon.core.access_license import COUNTED_TYPES, AccessStatus, Minimum, low_types
 from licmon.core.access_payloads import licenses_document
+from licmon.plugin_output import Finding, Perf, at_or_below, summary
 from licmon.views import (
+    EXIT_CRITICAL,
     EXIT_OK,
     EXIT_UNKNOWN,
     EXIT_WARNING,
+    NO_LIMITS,
+    Limits,
     Report,
     age_text,
     aligned,
     error_text,
     iso_text,
     stale_at,
+    worst,
 )
 
 if TYPE_CHECKING:
@@ -95,11 +102,106 @@ def render_table(entries: list[dict[str, Any]]) -> str:
     return "\n".join(aligned([header, *rows]))
 
 
+# --- the plugin line: per type codes, summary, perfdata ---------------------------------
+
+
+def counts(each: Mapping[str, Any]) -> list[tuple[str, float, float]]:
+    """(type, available, total) of each counted type an entry (or status view) holds."""
+    found = []
+    for name in COUNTED_TYPES:
+        values = each.get(name)
+        if not isinstance(values, dict):
+            continue
+        available = values.get("available", values.get("available_tokens"))
+        total = values.get("total", values.get("total_tokens"))
+        if isinstance(available, int | float) and isinstance(total, int | float):
+            found.append((name, available, total))
+    return found
+
+
+def warning_floor(
+    name: str, total: float, minimums: Mapping[str, Minimum], limits: Limits
+) -> float | None:
+    """The most available that is a warning: -w, else the type's minimum (None: none)."""
+    if limits.warning is not None:
+        return limits.warning
+    minimum = minimums.get(name)
+    return None if minimum is None else minimum.floor(total)
+
+
+def type_code(
+    name: str, available: float, total: float, minimums: Mapping[str, Minimum], limits: Limits
+) -> int:
+    if limits.critical is not None and available <= limits.critical:
+        return EXIT_CRITICAL
+    floor = warning_floor(name, total, minimums, limits)
+    return EXIT_WARNING if floor is not None and available <= floor else EXIT_OK
+
+
+def site_plugin(
+    each: Mapping[str, Any],
+    unread: str | None,
+    minimums: Mapping[str, Minimum],
+    limits: Limits,
+) -> tuple[int, Finding, list[Perf]]:
+    """A site's exit code, summary part and perfdata (available per counted type, 0 to
+    total); `unread`: why its numbers are missing or not current (3 unless a type is low)."""
+    site = each["site"]
+    found = [
+        (name, available, total, type_code(name, available, total, minimums, limits))
+        for name, available, total in counts(each)
+    ]
+    code = worst([code for *_, code in found] + ([EXIT_UNKNOWN] if unread else []))
+    perfdata = []
+    for name, available, total, _ in found:
+        whole = float(available).is_integer()
+        floor = warning_floor(name, total, minimums, limits)
+        perfdata.append(
+            Perf(
+                f"{site} {name}",
+                available,
+                warn=None if floor is None else at_or_below(floor, whole),
+                crit=None if limits.critical is None else at_or_below(limits.critical, whole),
+                minimum=0,
+                maximum=total,
+            )
+        )
+    # Named: the types at the site's level, else the one with the smallest share left.
+    shown = [entry for entry in found if entry[3] == code and code != EXIT_OK]
+    if not shown and found and not (unread and code == EXIT_UNKNOWN):
+        shown = [min(found, key=lambda entry: entry[1] / entry[2] if entry[2] else 0)]
+    share = min((available / total for _, available, total, _ in found if total), default=1)
+    if shown:
+        text = f"{site} " + ", ".join(
+            f"{name} {available:g} of {total:g} available" for name, available, total, _ in shown
+        )
+    else:
+        text = f"{site} {unread}" if unread else f"{site} no counted type"
+    return code, Finding(code, text[:120], share), perfdata
+
+
+def plugin_parts(
+    rows: list[tuple[Mapping[str, Any], str | None]],
+    minimums: Mapping[str, Minimum],
+    limits: Limits,
+) -> tuple[int, str, tuple[Perf, ...]]:
+    """The exit code, summary and perfdata of sites given as (numbers, why unread)."""
+    parts = [site_plugin(each, unread, minimums, limits) for each, unread in rows]
+    return (
+        worst(code for code, _, _ in parts),
+        summary([finding for _, finding, _ in parts]),
+        tuple(entry for _, _, perfdata in parts for entry in perfdata),
+    )
+
+
 # --- licmon check ------------------------------------------------------------------------
 
 
 def check_report(
-    statuses: list[AccessStatus], minimums: Mapping[str, Minimum], state: StateReader
+    statuses: list[AccessStatus],
+    minimums: Mapping[str, Minimum],
+    state: StateReader,
+    limits: Limits = NO_LIMITS,
 ) -> Report:
     names = [status.site for status in statuses]
     days = state(lambda client: forecasts_of(client, names))
@@ -107,13 +209,19 @@ def check_report(
         print("licmon check: no forecast, Redis cannot be read", file=sys.stderr)
         days = {name: dict.fromkeys(COUNTED_TYPES) for name in names}
     entries = [entry(status, minimums, days[status.site]) for status in statuses]
-    if any(each["low"] for each in entries):
-        code = EXIT_WARNING
-    elif any("error" in each for each in entries):
-        code = EXIT_UNKNOWN
-    else:
-        code = EXIT_OK
-    return Report(document=entries, table=render_table(entries), exit_code=code)
+    # Without -w/-c: 1 when a type is low, else 3 when a site is unreadable (as always).
+    code, text, perfdata = plugin_parts(
+        [(each, f"unreadable: {each['error']}" if "error" in each else None) for each in entries],
+        minimums,
+        limits,
+    )
+    return Report(
+        document=entries,
+        table=render_table(entries),
+        exit_code=code,
+        summary=text,
+        perfdata=perfdata,
+    )
 
 
 # --- licmon status -----------------------------------------------------------------------
@@ -156,6 +264,7 @@ def status_report(
     sites: list[Site],
     minimums: Mapping[str, Minimum],
     now: datetime,
+    limits: Limits = NO_LIMITS,
 ) -> Report:
     from licmon.state.fleet import FleetState
 
@@ -183,13 +292,19 @@ def status_report(
         for view in views
     ]
     lines.append("\n".join(aligned([header, *rows])))
-    if any(view.get("low") for view in views):
-        code = EXIT_WARNING
-    elif any(view["state"] != "ok" for view in views):
-        code = EXIT_UNKNOWN
-    else:
-        code = EXIT_OK
-    return Report(document=views, table="\n\n".join(lines), exit_code=code)
+    # 1 when a type is low (its last numbers), else 3 when a site is not `ok`, as always.
+    code, text, perfdata = plugin_parts(
+        [(view, None if view["state"] == "ok" else view["state"]) for view in views],
+        minimums,
+        limits,
+    )
+    return Report(
+        document=views,
+        table="\n\n".join(lines),
+        exit_code=code,
+        summary=text,
+        perfdata=perfdata,
+    )
 
 
 # --- the exporter ------------------------------------------------------------------------

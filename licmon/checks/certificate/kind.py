@@ -53,6 +53,7 @@ from licmon.core.digest import DigestRow
 from licmon.core.notices import InfluxPoint, Notice
 from licmon.core.source import SourceError
 from licmon.core.templates import MessageTemplate
+from licmon.views import NO_LIMITS, Limits
 
 if TYPE_CHECKING:
     import redis
@@ -123,6 +124,8 @@ class CertificateCheck(KindDefaults):
     aliases = ("certificates", "cert")
     monitor_key = None
     label = policy.LABEL
+    # The first word of its monitoring-plugin line (`CERTIFICATE OK - ...`).
+    plugin_word = "CERTIFICATE"
     check_measurement = "qlik_sense_certificate_check"
     licmon_sections: ClassVar[dict[str, type[Section]]] = {
         "certificateAlerts": CertificateAlerts,
@@ -287,14 +290,26 @@ class CertificateCheck(KindDefaults):
     # --- its edges ---------------------------------------------------------------------
 
     def check_report(
-        self, config: MonitorConfig, statuses: list[CertificateStatus], state: StateReader
+        self,
+        config: MonitorConfig,
+        statuses: list[CertificateStatus],
+        state: StateReader,
+        limits: Limits = NO_LIMITS,
     ) -> Report:
-        return views.check_report(statuses)
+        """-w/-c are days left of a site's earliest certificate: warning at or below -w
+        (default: the highest level), critical at or below -c (default: ended)."""
+        return views.check_report(statuses, limits)
 
     def status_report(
-        self, client: redis.Redis, config: MonitorConfig, sites: list[Site], now: datetime
+        self,
+        client: redis.Redis,
+        config: MonitorConfig,
+        sites: list[Site],
+        now: datetime,
+        limits: Limits = NO_LIMITS,
     ) -> Report:
-        return views.status_report(client, config, self.name, sites, now)
+        highest = max(self.levels(config))
+        return views.status_report(client, config, self.name, sites, now, highest, limits)
 
     def metrics(
         self,

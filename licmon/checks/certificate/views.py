@@ -16,16 +16,23 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from licmon.checks.certificate.status import CertificateStatus, days_until
 from licmon.core.digest import DigestRow
+from licmon.plugin_output import Finding, Perf, summary
 from licmon.views import (
+    EXIT_CRITICAL,
+    EXIT_UNKNOWN,
+    NO_LIMITS,
+    Limits,
     Report,
     age_text,
     aligned,
     check_state,
+    days_code,
+    days_perf,
     error_text,
-    exit_code_of,
     fleet_overview,
     is_stale,
     overview_lines,
+    worst,
 )
 
 if TYPE_CHECKING:
@@ -37,7 +44,17 @@ if TYPE_CHECKING:
 _HEADER = ("SITE", "ENDPOINT", "SUBJECT", "ISSUER", "NOT AFTER", "DAYS LEFT", "STATUS")
 
 
-def _rows(status: CertificateStatus) -> list[tuple[str, ...]]:
+_SHOWN = {0: "OK", 1: "WARNING", 3: "UNKNOWN"}
+
+
+def _verdict(expired: bool, code: int) -> str:
+    """A STATUS cell: EXPIRED for an ended certificate, CRITICAL for one -c made so."""
+    if code == EXIT_CRITICAL:
+        return "EXPIRED" if expired else "CRITICAL"
+    return _SHOWN[code]
+
+
+def _rows(status: CertificateStatus, limits: Limits) -> list[tuple[str, ...]]:
     if status.error is not None:
         return [(status.site, "-", "-", "-", "-", "-", f"UNKNOWN: {status.error}")]
     highest = status.highestLevel
@@ -49,23 +66,77 @@ def _rows(status: CertificateStatus) -> list[tuple[str, ...]]:
             c.issuer,
             c.notAfter,
             str(c.daysUntilExpiry),
-            "EXPIRED" if c.expired else "WARNING" if c.daysUntilExpiry <= highest else "OK",
+            _verdict(c.expired, days_code(c.daysUntilExpiry, highest, limits, expired=c.expired)),
         )
         for c in sorted(status.certificates, key=lambda c: (c.notAfter, c.endpoint))
     ]
 
 
-def check_report(statuses: list[CertificateStatus]) -> Report:
-    rows = [row for status in statuses for row in _rows(status)]
+def site_code(level: str, days: int | None, highest: int, expired: bool, limits: Limits) -> int:
+    """A site's exit code from its earliest certificate's days (an expired one: 2); a
+    failed check, a site never read or stale: 3."""
+    if level not in ("ok", "warning", "expired"):
+        return EXIT_UNKNOWN
+    return days_code(days, highest, limits, expired=expired or level == "expired")
+
+
+def finding(site: str, code: int, level: str, days: int | None, error: str | None) -> Finding:
+    if code == EXIT_UNKNOWN:
+        text = f"{site} {level}" + (f": {error[:60]}" if error else "")
+    elif days is None:
+        text = f"{site} no certificate read"
+    elif days < 0:
+        text = f"{site} certificate expired {-days} days ago"
+    else:
+        text = f"{site} certificate {days} days left"
+    return Finding(code, text, float("inf") if days is None else days)
+
+
+def perf(site: str, code: int, days: int | None, highest: int, limits: Limits) -> list[Perf]:
+    """The site's earliest certificate's days left (`U` when it could not be read)."""
+    if days is None and code != EXIT_UNKNOWN:
+        return []
+    return [days_perf(site, days, highest, limits)]
+
+
+def check_report(statuses: list[CertificateStatus], limits: Limits = NO_LIMITS) -> Report:
+    rows = [row for status in statuses for row in _rows(status, limits)]
+    codes = [
+        site_code(
+            s.status,
+            s.daysUntilExpiry,
+            s.highestLevel,
+            any(c.expired for c in s.certificates),
+            limits,
+        )
+        for s in statuses
+    ]
     return Report(
         document=[status.to_json() for status in statuses],
         table="\n".join(aligned([_HEADER, *rows])),
-        exit_code=exit_code_of(status.status for status in statuses),
+        exit_code=worst(codes),
+        summary=summary(
+            [
+                finding(s.site, code, s.status, s.daysUntilExpiry, s.error)
+                for s, code in zip(statuses, codes, strict=True)
+            ]
+        ),
+        perfdata=tuple(
+            entry
+            for s, code in zip(statuses, codes, strict=True)
+            for entry in perf(s.site, code, s.daysUntilExpiry, s.highestLevel, limits)
+        ),
     )
 
 
 def status_report(
-    client: redis.Redis, config: MonitorConfig, kind: str, sites: list[Site], now: datetime
+    client: redis.Redis,
+    config: MonitorConfig,
+    kind: str,
+    sites: list[Site],
+    now: datetime,
+    highest: int = 0,
+    limits: Limits = NO_LIMITS,
 ) -> Report:
     """Each site's certificates as its last successful check read them, days recounted."""
     from licmon.state.fleet import FleetState
@@ -122,10 +193,38 @@ def status_report(
     document = {"sites": views, "beat": overview["beat"], "queues": overview["queues"]}
     parts = ["\n".join(aligned([header, *rows]))] if rows else []
     parts.append("\n".join(aligned([sites_header, *site_rows]) + overview_lines(document)))
+    # Days recounted now, so the level is judged again here, not read from the last check.
+    codes = [
+        site_code(
+            view["status"],
+            view["daysUntilExpiry"],
+            highest,
+            any(c["expired"] for c in view["certificates"]),
+            limits,
+        )
+        for view in views
+    ]
     return Report(
         document=document,
         table="\n\n".join(parts),
-        exit_code=exit_code_of(view["status"] for view in views),
+        exit_code=worst(codes),
+        summary=summary(
+            [
+                finding(
+                    view["site"],
+                    code,
+                    view["status"],
+                    view["daysUntilExpiry"],
+                    (view["lastError"] or {}).get("reason"),
+                )
+                for view, code in zip(views, codes, strict=True)
+            ]
+        ),
+        perfdata=tuple(
+            entry
+            for view, code in zip(views, codes, strict=True)
+            for entry in perf(view["site"], code, view["daysUntilExpiry"], highest, limits)
+        ),
     )
 
 

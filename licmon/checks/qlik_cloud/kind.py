@@ -58,6 +58,7 @@ from licmon.core.alerts import Judge, Message
 from licmon.core.digest import DigestRow
 from licmon.core.notices import InfluxPoint, Notice
 from licmon.core.templates import MessageTemplate
+from licmon.views import NO_LIMITS, Limits
 
 if TYPE_CHECKING:
     import redis
@@ -143,6 +144,8 @@ class QlikCloudCheck(KindDefaults):
     aliases = ("cloud", "qlik-cloud")
     monitor_key = None
     label = policy.LABEL
+    # The first word of its monitoring-plugin line (`CLOUD OK - ...`).
+    plugin_word = "CLOUD"
     check_measurement = "qlik_cloud_license_check"
     licmon_sections: ClassVar[dict[str, Any]] = {
         "cloudTenants": (list[TenantEntry] | None, None),
@@ -309,14 +312,26 @@ class QlikCloudCheck(KindDefaults):
     # --- its edges ---------------------------------------------------------------------
 
     def check_report(
-        self, config: MonitorConfig, statuses: list[CloudStatus], state: StateReader
+        self,
+        config: MonitorConfig,
+        statuses: list[CloudStatus],
+        state: StateReader,
+        limits: Limits = NO_LIMITS,
     ) -> Report:
-        return views.check_report(statuses)
+        """-w/-c are days left of the subscription: warning at or below -w (default: the
+        highest level), critical at or below -c (default: ended, or not `Ok`)."""
+        return views.check_report(statuses, limits)
 
     def status_report(
-        self, client: redis.Redis, config: MonitorConfig, sites: list[Site], now: datetime
+        self,
+        client: redis.Redis,
+        config: MonitorConfig,
+        sites: list[Site],
+        now: datetime,
+        limits: Limits = NO_LIMITS,
     ) -> Report:
-        return views.status_report(client, config, self.name, sites, now)
+        highest = max(self.policy(config).levels, default=0)
+        return views.status_report(client, config, self.name, sites, now, highest, limits)
 
     def metrics(
         self,

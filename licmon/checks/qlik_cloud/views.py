@@ -16,16 +16,25 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from licmon.checks.qlik_cloud.status import CloudStatus, days_until
 from licmon.core.digest import DigestRow
+from licmon.plugin_output import Finding, Perf, summary
 from licmon.views import (
+    EXIT_CRITICAL,
+    EXIT_OK,
+    EXIT_UNKNOWN,
+    EXIT_WARNING,
+    NO_LIMITS,
+    Limits,
     Report,
     age_text,
     aligned,
     check_state,
+    days_code,
+    days_perf,
     error_text,
-    exit_code_of,
     fleet_overview,
     is_stale,
     overview_lines,
+    worst,
 )
 
 if TYPE_CHECKING:
@@ -52,24 +61,96 @@ def document(status: CloudStatus) -> dict[str, Any]:
     return data
 
 
-def check_report(statuses: list[CloudStatus]) -> Report:
+def tenant_code(
+    level: str,
+    days: int | None,
+    highest: int,
+    license_ok: bool,
+    low: bool,
+    limits: Limits,
+) -> int:
+    """A tenant's exit code: 2 past its end, not `Ok` or at or below -c days; 1 at or below
+    -w days (default: the highest level) or an allotment at its minimum; 3 not read."""
+    if level not in ("ok", "warning", "expired"):
+        return EXIT_UNKNOWN
+    # `expired` with days left is a license that is not `Ok`: no -c makes it less.
+    ended = level == "expired" and (days is None or days < 0 or not license_ok)
+    code = days_code(days, highest, limits, expired=ended)
+    return EXIT_WARNING if code == EXIT_OK and low else code
+
+
+def finding(
+    tenant: str, code: int, level: str, days: int | None, license: str | None, error: str | None
+) -> Finding:
+    if code == EXIT_UNKNOWN:
+        text = f"{tenant} {level}" + (f": {error[:60]}" if error else "")
+    elif license not in (None, "Ok"):
+        text = f"{tenant} license {license}"
+    elif days is None:
+        text = f"{tenant} no end date"
+    elif days < 0:
+        text = f"{tenant} ended {-days} days ago"
+    else:
+        text = f"{tenant} {days} days left"
+    return Finding(code, text, float("inf") if days is None else days)
+
+
+def perf(tenant: str, code: int, days: int | None, highest: int, limits: Limits) -> list[Perf]:
+    """Days left per tenant (`U` when it could not be read). Allotments have no perfdata:
+    their minimums are per allotment, and a tenant's warning may come from them."""
+    if days is None and code != EXIT_UNKNOWN:
+        return []
+    return [days_perf(tenant, days, highest, limits)]
+
+
+_SHOWN = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
+
+
+def shown_level(level: str, code: int) -> str:
+    return "EXPIRED" if code == EXIT_CRITICAL and level == "expired" else _SHOWN[code]
+
+
+def check_report(statuses: list[CloudStatus], limits: Limits = NO_LIMITS) -> Report:
     header = ("TENANT", "STATUS", "DAYS LEFT", "ENDS", "LICENSE", "PRODUCT", "DETAIL")
+    codes = [
+        tenant_code(
+            s.status,
+            s.daysUntilExpiry,
+            s.highestLevel,
+            s.licenseStatus == "Ok",
+            bool(s.low),
+            limits,
+        )
+        for s in statuses
+    ]
     rows = [
         (
             s.tenant,
-            s.status.upper(),
+            shown_level(s.status, code) if s.status != "unknown" else s.status.upper(),
             "-" if s.daysUntilExpiry is None else str(s.daysUntilExpiry),
             s.expiryDate or ("never" if s.error is None else "-"),
             (s.licenseStatus or "-") + (" (trial)" if s.trial else ""),
             s.product or "-",
             s.error or _allotments_text(s) or "-",
         )
-        for s in statuses
+        for s, code in zip(statuses, codes, strict=True)
     ]
     return Report(
         document=[document(status) for status in statuses],
         table="\n".join(aligned([header, *rows])),
-        exit_code=exit_code_of(status.status for status in statuses),
+        exit_code=worst(codes),
+        summary=summary(
+            [
+                finding(s.tenant, code, s.status, s.daysUntilExpiry, s.licenseStatus, s.error)
+                for s, code in zip(statuses, codes, strict=True)
+            ],
+            noun="tenants",
+        ),
+        perfdata=tuple(
+            entry
+            for s, code in zip(statuses, codes, strict=True)
+            for entry in perf(s.tenant, code, s.daysUntilExpiry, s.highestLevel, limits)
+        ),
     )
 
 
@@ -84,7 +165,13 @@ def last_read(state: SiteState | None) -> CloudStatus | None:
 
 
 def status_report(
-    client: redis.Redis, config: MonitorConfig, kind: str, sites: list[Site], now: datetime
+    client: redis.Redis,
+    config: MonitorConfig,
+    kind: str,
+    sites: list[Site],
+    now: datetime,
+    highest: int = 0,
+    limits: Limits = NO_LIMITS,
 ) -> Report:
     from licmon.state.fleet import FleetState
 
@@ -131,10 +218,40 @@ def status_report(
         for view in views
     ]
     result = {"tenants": views, "beat": overview["beat"], "queues": overview["queues"]}
+    codes = [
+        tenant_code(
+            view["status"],
+            view["daysUntilExpiry"],
+            highest,
+            view["licenseStatus"] == "Ok",
+            bool(view["low"]),
+            limits,
+        )
+        for view in views
+    ]
     return Report(
         document=result,
         table="\n".join(aligned([header, *rows]) + overview_lines(result)),
-        exit_code=exit_code_of(view["status"] for view in views),
+        exit_code=worst(codes),
+        summary=summary(
+            [
+                finding(
+                    view["tenant"],
+                    code,
+                    view["status"],
+                    view["daysUntilExpiry"],
+                    view["licenseStatus"],
+                    (view["lastError"] or {}).get("reason"),
+                )
+                for view, code in zip(views, codes, strict=True)
+            ],
+            noun="tenants",
+        ),
+        perfdata=tuple(
+            entry
+            for view, code in zip(views, codes, strict=True)
+            for entry in perf(view["tenant"], code, view["daysUntilExpiry"], highest, limits)
+        ),
     )
 
 

@@ -29,6 +29,7 @@ from licmon.core.license_alerts import LevelPolicy
 from licmon.core.notices import InfluxPoint, Notice
 from licmon.core.server_license import LicenseStatus, evaluate_license, failed_status
 from licmon.core.templates import MessageTemplate
+from licmon.views import NO_LIMITS, Limits
 
 if TYPE_CHECKING:
     import redis
@@ -69,6 +70,8 @@ class ServerLicenseCheck(KindDefaults):
     aliases = ("license",)
     label = payloads.LABEL
     check_measurement = payloads.CHECK_MEASUREMENT
+    # The first word of its monitoring-plugin line (`LICENSE WARNING - ...`).
+    plugin_word = "LICENSE"
     # Its own switch and schedule per site: on unless `enable: false` (a site watched for
     # its access licenses alone); its `frequency` wins over the site's `frequency`.
     site_sections: ClassVar[dict[str, type[Section]]] = {"serverLicense": SiteKindSection}
@@ -170,14 +173,25 @@ class ServerLicenseCheck(KindDefaults):
         return f"{status.status.value}, {status.daysUntilExpiry} days left"
 
     def check_report(
-        self, config: MonitorConfig, statuses: list[LicenseStatus], state: StateReader
+        self,
+        config: MonitorConfig,
+        statuses: list[LicenseStatus],
+        state: StateReader,
+        limits: Limits = NO_LIMITS,
     ) -> Report:
-        return views.check_report(statuses)
+        """-w/-c are days left: warning at or below -w (default: the site's thresholdDays),
+        critical at or below -c (default: expired)."""
+        return views.check_report(statuses, limits)
 
     def status_report(
-        self, client: redis.Redis, config: MonitorConfig, sites: list[Site], now: datetime
+        self,
+        client: redis.Redis,
+        config: MonitorConfig,
+        sites: list[Site],
+        now: datetime,
+        limits: Limits = NO_LIMITS,
     ) -> Report:
-        return views.status_report(client, config, self.name, sites, now)
+        return views.status_report(client, config, self.name, sites, now, self.threshold, limits)
 
     def metrics(
         self,

@@ -12,16 +12,23 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from licmon.core.digest import DigestRow, Standing, license_row
 from licmon.core.server_license import LicenseStatus
+from licmon.plugin_output import Finding, Perf, summary
 from licmon.views import (
+    EXIT_CRITICAL,
+    EXIT_UNKNOWN,
+    NO_LIMITS,
+    Limits,
     Report,
     age_text,
     aligned,
     check_state,
+    days_code,
+    days_perf,
     error_text,
-    exit_code_of,
     fleet_overview,
     is_stale,
     overview_lines,
+    worst,
 )
 
 if TYPE_CHECKING:
@@ -36,23 +43,80 @@ SITE_LABELS = ["site", "zone"]
 # --- licmon check ------------------------------------------------------------------------
 
 
-def check_report(statuses: list[LicenseStatus]) -> Report:
+def site_code(level: str, days: int | None, threshold: int, expired: bool, limits: Limits) -> int:
+    """One site's exit code: its level's, or under -w/-c its days left judged again (an
+    expired license stays critical; `unknown`, `never`, `stale` are 3)."""
+    if level not in ("ok", "warning", "expired"):
+        return EXIT_UNKNOWN
+    return days_code(days, threshold, limits, expired=expired or level == "expired")
+
+
+_SHOWN = {0: "OK", 1: "WARNING", 3: "UNKNOWN"}
+
+
+def shown_level(level: str, code: int) -> str:
+    """The STATUS column: the level, or CRITICAL when -c made a license not expired so."""
+    if code == EXIT_CRITICAL:
+        return "EXPIRED" if level == "expired" else "CRITICAL"
+    return _SHOWN.get(code, level.upper()) if level in ("ok", "warning") else level.upper()
+
+
+def finding(
+    site: str, code: int, level: str, days: int | None, expiry: str | None, error: str | None
+) -> Finding:
+    if code == EXIT_UNKNOWN:
+        text = f"{site} {level}" + (f": {error[:60]}" if error else "")
+    elif days is None:
+        text = f"{site} expired (QRS says so)" if level == "expired" else f"{site} perpetual"
+    elif days < 0:
+        text = f"{site} expired {-days} days ago ({expiry})"
+    else:
+        text = f"{site} {days} days left ({expiry})"
+    return Finding(code, text, float("inf") if days is None else days)
+
+
+def perf(site: str, code: int, days: int | None, threshold: int, limits: Limits) -> list[Perf]:
+    """Days left per site (`U` when it could not be read; none for a perpetual license)."""
+    if days is None and code != EXIT_UNKNOWN:
+        return []
+    return [days_perf(site, days, threshold, limits)]
+
+
+def check_report(statuses: list[LicenseStatus], limits: Limits = NO_LIMITS) -> Report:
     header = ("SITE", "STATUS", "DAYS LEFT", "EXPIRES", "SOURCE", "DETAIL")
+    codes = [
+        site_code(
+            s.status.value, s.daysUntilExpiry, s.thresholdDays, bool(s.licenseExpired), limits
+        )
+        for s in statuses
+    ]
+    warning_days = [s.thresholdDays if limits.warning is None else limits.warning for s in statuses]
     rows = [
         (
             status.site,
-            status.status.value.upper(),
+            shown_level(status.status.value, code),
             "-" if status.daysUntilExpiry is None else str(status.daysUntilExpiry),
             status.expiryDate or ("never" if status.error is None else "-"),
             status.expirySource or "-",
-            status.error or f"threshold {status.thresholdDays} days",
+            status.error or f"threshold {warn} days",
         )
-        for status in statuses
+        for status, code, warn in zip(statuses, codes, warning_days, strict=True)
     ]
     return Report(
         document=[status.to_json() for status in statuses],
         table="\n".join(aligned([header, *rows])),
-        exit_code=exit_code_of(status.status.value for status in statuses),
+        exit_code=worst(codes),
+        summary=summary(
+            [
+                finding(s.site, code, s.status.value, s.daysUntilExpiry, s.expiryDate, s.error)
+                for s, code in zip(statuses, codes, strict=True)
+            ]
+        ),
+        perfdata=tuple(
+            entry
+            for s, code in zip(statuses, codes, strict=True)
+            for entry in perf(s.site, code, s.daysUntilExpiry, s.thresholdDays, limits)
+        ),
     )
 
 
@@ -86,7 +150,10 @@ def status_report(
     kind: str,
     sites: list[Site],
     now: datetime,
+    threshold: Any = None,
+    limits: Limits = NO_LIMITS,
 ) -> Report:
+    """`threshold(site)`: its configured threshold, for a status written without one."""
     from licmon.state.fleet import FleetState
     from licmon.state.queues import fetch_queue
 
@@ -106,6 +173,21 @@ def status_report(
         "beat": overview["beat"],
         "queues": overview["queues"],
     }
+    thresholds = []
+    for site in sites:
+        state = states[site.name]
+        written = ((state.status or {}) if state else {}).get("thresholdDays")
+        if not isinstance(written, int):
+            written = threshold(site) if threshold else 0
+        thresholds.append(written)
+    expired = [
+        bool(((state.status or {}) if state else {}).get("licenseExpired"))
+        for state in (states[site.name] for site in sites)
+    ]
+    codes = [
+        site_code(each["status"], each["daysUntilExpiry"], days, gone, limits)
+        for each, days, gone in zip(view["sites"], thresholds, expired, strict=True)
+    ]
     header = (
         "SITE", "ZONE", "STATUS", "DAYS LEFT", "EXPIRES", "CHECKED", "FAILS", "WAITING", "ERROR",
     )  # fmt: skip
@@ -113,7 +195,7 @@ def status_report(
         (
             each["site"],
             each["zone"] or "-",
-            each["status"].upper(),
+            shown_level(each["status"], code),
             "-" if each["daysUntilExpiry"] is None else str(each["daysUntilExpiry"]),
             each["expiryDate"] or "-",
             age_text(each["lastChecked"], now),
@@ -121,12 +203,30 @@ def status_report(
             "yes" if each["waiting"] else "no",
             error_text(each),
         )
-        for each in view["sites"]
+        for each, code in zip(view["sites"], codes, strict=True)
     ]
     return Report(
         document=view,
         table="\n".join(aligned([header, *rows]) + overview_lines(view)),
-        exit_code=exit_code_of(each["status"] for each in view["sites"]),
+        exit_code=worst(codes),
+        summary=summary(
+            [
+                finding(
+                    each["site"],
+                    code,
+                    each["status"],
+                    each["daysUntilExpiry"],
+                    each["expiryDate"],
+                    (each["lastError"] or {}).get("reason"),
+                )
+                for each, code in zip(view["sites"], codes, strict=True)
+            ]
+        ),
+        perfdata=tuple(
+            entry
+            for each, code, days in zip(view["sites"], codes, thresholds, strict=True)
+            for entry in perf(each["site"], code, each["daysUntilExpiry"], days, limits)
+        ),
     )
 
 
