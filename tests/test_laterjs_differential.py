@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from licmon.laterjs import LaterParseError, LaterScheduleError, parse_text, raw_fire_ms, raw_next
+from licmon.laterjs.engine import LaterLimitError
 from tests.conftest import service_missing
 from tests.laterjs_cases import ALL_TAGS, MAX_JS_DELAY, Case, case, run_reference
 
@@ -151,7 +152,12 @@ def python_answer(c: Case, today_ms: int) -> dict[str, Any]:
         out["fire"] = None if fire is None else min(fire, c.start + MAX_JS_DELAY)
     except LaterScheduleError as exc:
         out["scheduleThrows"] = str(exc)
+        out["overBudget"] = isinstance(exc, LaterLimitError)
     return out
+
+
+def never_fires(js: dict[str, Any]) -> bool:
+    return js["fire"] is None and not any(js["next"] or ())
 
 
 def mismatch(c: Case, js: dict[str, Any], py: dict[str, Any]) -> str | None:
@@ -165,6 +171,11 @@ def mismatch(c: Case, js: dict[str, Any], py: dict[str, Any]) -> str | None:
         return None
     if js["parse"] != py["parse"]:
         return "parsed structure differs"
+    if js["scheduleThrows"] is None and py.get("overBudget") and never_fires(js):
+        # Our one deliberate difference: a schedule whose next occurrence takes more than the
+        # engine's step budget to find is refused (at load, naming it), where later.js may
+        # search on and conclude it never fires. Never firing is no schedule either way.
+        return None
     if (js["scheduleThrows"] is not None) != ("scheduleThrows" in py):
         return "later.schedule() throws in one and not the other"
     if js["scheduleThrows"] is not None:
