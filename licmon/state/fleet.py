@@ -13,7 +13,6 @@ never a secret.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,8 +21,7 @@ from typing import Any
 import redis
 
 from licmon.core.text import printable
-
-log = logging.getLogger("licmon.state")
+from licmon.state.untrusted import malformed
 
 FLEET_PREFIX = "licmon:fleet"
 # A site's hash outlives any schedule (a yearly check refreshes it in time); a site
@@ -220,21 +218,3 @@ def _printable_strings(value: Any) -> Any:
 
 def _line(text: str) -> str:
     return printable(text, 1000)
-
-
-# What has been reported already: the exporter reads every state at every scrape, and one
-# malformed field must not become a log line per scrape.
-_reported: set[tuple[str, tuple[str, ...]]] = set()
-_REPORTED_CAP = 1000
-
-
-def malformed(key: str, fields: list[str]) -> None:
-    """Log, once per process, that `key` holds something unreadable in `fields`."""
-    entry = (key, tuple(fields))
-    if entry in _reported:
-        return
-    if len(_reported) < _REPORTED_CAP:
-        _reported.add(entry)
-    log.warning(
-        "%s: malformed %s in Redis, read as missing", printable(key, 200), ", ".join(fields)
-    )

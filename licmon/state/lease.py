@@ -15,7 +15,7 @@ from enum import StrEnum
 import redis
 
 from licmon.core.text import printable
-from licmon.state.fleet import malformed
+from licmon.state.untrusted import malformed
 
 LEASE_KEY = "licmon:beat:lease"
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 import redis
 
 from licmon.config.errors import has_controls
-from licmon.state.fleet import malformed
+from licmon.state.untrusted import malformed
 
 DELIVERIES_KEY = "licmon:metrics:deliveries"
 CHECK_FAILURES_KEY = "licmon:metrics:check_failures"
