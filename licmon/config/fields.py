@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_core import PydanticCustomError
 
 from licmon.config.errors import cap, has_controls
+from licmon.core.text import mqtt_topic_problem
 
 
 def _expected(what: str) -> PydanticCustomError:
@@ -217,23 +218,15 @@ def _site_name(value: Any) -> str:
 
 
 def _mqtt_topic(value: Any) -> str:
-    """A topic to publish to, as MQTT allows it (MQTT 3.1.1, 4.7): 1 to 65535 bytes of
-    UTF-8, no NUL and no wildcard. Mosquitto drops the connection of a client that sends
-    anything else, and paho then re-sends the message on every reconnect; control characters
-    are refused too, since the topic is also logged."""
+    """A topic to publish to, as MQTT allows it (licmon.core.text.mqtt_topic_problem):
+    Mosquitto drops the connection of a client that sends anything else, and paho used to
+    re-send the message on every reconnect."""
     text = _text(value)
-    what = (
-        "an MQTT topic: 1 to 65535 bytes of UTF-8, without '+', '#' or control characters "
-        "(NUL, a line break, an escape)"
-    )
-    try:
-        size = len(text.encode("utf-8"))
-    except UnicodeEncodeError:  # a lone surrogate
-        raise _expected(what) from None
-    if not 0 < size <= 65535 or "+" in text or "#" in text or has_controls(text):
-        raise _expected(what)
-    if "\ufffe" in text or "\uffff" in text:  # noncharacters (MQTT 1.5.3)
-        raise _expected(what)
+    if mqtt_topic_problem(text):
+        raise _expected(
+            "an MQTT topic: 1 to 65535 bytes of UTF-8, without '+', '#' or control "
+            "characters (NUL, a line break, an escape)"
+        )
     return text
 
 
