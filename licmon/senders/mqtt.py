@@ -203,7 +203,10 @@ class MqttPublisher:
             raise self._error(PermanentDeliveryError, "publisher is closed")
         if problem := mqtt_topic_problem(topic):
             # Mosquitto would drop the connection: never sent (validated at load too).
-            raise self._error(PermanentDeliveryError, f"topic refused before sending: {problem}")
+            raise self._error(
+                PermanentDeliveryError,
+                f"topic {printable(topic, 200)!r} refused before sending: {problem}",
+            )
         timeout = self._settings.timeout
         deadline = time.monotonic() + timeout
         self._wait_connected(deadline)
