@@ -1,7 +1,8 @@
 """The exporter's HTTP server under hostile clients, before and after its bounds
 (issue 22, item 3): memory and threads with parked connections, and a burst of scrapes.
 
-    python bench/exporter_hostile.py [--old] [--parked 150] [--header-kb 6000] [--burst 1000]
+    python bench/exporter_hostile.py [--old] [--parked 150] [--header-kb 6000] [--line-kb 60]
+        [--burst 1000]
 
 `--old` serves the same collector on the threading server of before (no deadline, no caps,
 a backlog of 5). Needs redis-server; starts its own on a free port. JSON on stdout.
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("--old", action="store_true")
     parser.add_argument("--parked", type=int, default=150)
     parser.add_argument("--header-kb", type=int, default=6000)
+    parser.add_argument("--line-kb", type=int, default=60)
     parser.add_argument("--burst", type=int, default=1000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -44,7 +46,9 @@ def main() -> None:
                 report: dict[str, object] = {"server": "old" if args.old else "bounded"}
                 report["idle"] = usage(process.pid).__dict__
                 started = time.monotonic()
-                parked = park(port, args.parked, header_bytes=args.header_kb * 1024)
+                parked = park(
+                    port, args.parked, args.header_kb * 1024, line_bytes=args.line_kb * 1024
+                )
                 report["parking_seconds"] = round(time.monotonic() - started, 1)
                 time.sleep(1)
                 report["parked"] = usage(process.pid).__dict__

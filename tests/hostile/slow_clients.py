@@ -93,16 +93,18 @@ make_server("127.0.0.1", int(sys.argv[2]), make_wsgi_app(registry), ThreadingWSG
 """
 
 
-def park(port: int, count: int, header_bytes: int) -> list[socket.socket]:
-    """`count` connections, each with `header_bytes` of headers sent and never finished."""
-    pad = b"X-Pad: " + b"a" * 1000 + b"\r\n"
+def park(port: int, count: int, header_bytes: int, line_bytes: int = 1000) -> list[socket.socket]:
+    """`count` connections, each with `header_bytes` of headers (lines of `line_bytes`)
+    sent and never finished. http.client takes 100 header lines of up to 64 kB: lines of
+    60 kB make ~6 MB a connection, as in the issue."""
+    pad = b"X-Pad: " + b"a" * line_bytes + b"\r\n"
     parked = []
     for _ in range(count):
         sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         sock.setblocking(False)
         data = REQUEST + pad * max(header_bytes // len(pad), 1)
         sent = 0
-        deadline = time.monotonic() + 2
+        deadline = time.monotonic() + 5
         while sent < len(data) and time.monotonic() < deadline:
             try:
                 sent += sock.send(data[sent:])
