@@ -216,3 +216,36 @@ def test_the_exporter_drops_the_unreadable_parts_alone(
     assert logged.count("exporter part access_license dropped its series") == 1, logged
     assert logged.count(f"{FLEET}: malformed") == 1, logged
     assert "\x1b" not in logged
+
+
+def test_replay_shows_its_progress_on_a_terminal(
+    tmp_path: Path, certs: Path, server: RedisServer
+) -> None:
+    import pty
+
+    _garbage(server)
+    config = str(dump(tmp_path, site_document(certs)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LICMON_")} | _env(server)
+    leader, follower = pty.openpty()
+    try:
+        command = ["deadletters", "--replay", "--config", config]
+        done = subprocess.run(
+            [sys.executable, "-m", "licmon.cli.main", *command],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=follower, timeout=60,
+        )  # fmt: skip
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0
+    assert b"\rreplaying 8/8: sent 1, skipped 7" in shown, shown
+    # On a pipe (stdout here, and every other test): the summary alone, no progress.
+    assert b"\r" not in done.stdout and b"replayed 1 of 8" in done.stdout
