@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from licmon.config.fields import Switch, Text
+from licmon.config.fields import MqttTopic, Switch
 from licmon.config.sections import EnableSwitch, Section
 
 SERVER_DESTINATIONS = "Butler.qlikSenseLicense.serverLicenseMonitor.destination"
@@ -27,7 +27,7 @@ class OwnMqtt(Section):
     enable: Switch | None = None
     sendRecurring: EnableSwitch | None = None
     sendAlert: EnableSwitch | None = None
-    topic: Text | None = None
+    topic: MqttTopic | None = None
 
 
 class KindMqtt(Section):

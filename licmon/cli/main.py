@@ -17,6 +17,10 @@ import sys
 import traceback
 from typing import TYPE_CHECKING
 
+# The exit code of an unexpected exception, per command: one table for every command
+# (licmon/cli/exits.py), which docs/cli.md lists. Never 1.
+from licmon.cli.exits import DEFAULT_INTERNAL_ERROR_EXIT, INTERNAL_ERROR_EXIT, INTERRUPTED
+
 if TYPE_CHECKING:
     from licmon.registry import Registry
 
@@ -30,11 +34,6 @@ SUBCOMMAND_MODULES = (
     "licmon.cli.status",
     "licmon.cli.exporter",
 )
-# The exit code of an unexpected exception, per command: `check` is a monitoring plugin
-# (3, UNKNOWN), `config validate` says "not valid" (2); every other command keeps its own
-# failure code. Never 1.
-INTERNAL_ERROR_EXIT = {"check": 3, "status": 3, "config": 2, "schedule": 2, "deadletters": 3}
-DEFAULT_INTERNAL_ERROR_EXIT = 2
 
 
 def version() -> str:
@@ -82,7 +81,7 @@ def main(argv: list[str] | None = None, plugins: Registry | None = None) -> int:
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED
     except Exception as exc:  # the last resort: whatever a command did not expect
         code = INTERNAL_ERROR_EXIT.get(args.command, DEFAULT_INTERNAL_ERROR_EXIT)
         return _internal_error(args.command, exc, code, verbose=args.verbose)

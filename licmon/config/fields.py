@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_core import PydanticCustomError
 
 from licmon.config.errors import cap, has_controls
+from licmon.core.text import mqtt_topic_problem
 
 
 def _expected(what: str) -> PydanticCustomError:
@@ -115,9 +116,28 @@ HOST_EXPECTED = (
 )
 
 
+# An IPv6 zone id as an interface name (Linux: at most 15 characters; Windows: a number).
+# `ipaddress` takes anything after `%` but `/` and `%`: a newline, an escape code, `#`, `|`,
+# which the Butler site, named after its host, would then carry into logs, tables, MQTT
+# topics, headers and Prometheus series.
+_ZONE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
+
+
 def check_host(text: str) -> str | None:
     """What is wrong with `text` as a host name or IP address, or None."""
     candidate = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    address, percent, zone = candidate.partition("%")
+    if percent:
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            return f"expected {HOST_EXPECTED}"
+        if not _ZONE.fullmatch(zone):
+            return (
+                f"expected {HOST_EXPECTED}; an IPv6 zone id after '%' is an interface name "
+                "(letters, digits, '_', '.' or '-', at most 15)"
+            )
+        return None
     try:
         ipaddress.ip_address(candidate)
         return None
@@ -129,10 +149,17 @@ def check_host(text: str) -> str | None:
     return None
 
 
+def host_site_name(host: str) -> str:
+    """The name of a site known by its host alone (Butler's): the host, a zone id's `%`
+    written `%25` as in a URL (RFC 6874), so the name is what one types in a browser and
+    holds nothing but letters, digits and `.:_-%` (check_host)."""
+    return host.replace("%", "%25")
+
+
 def _host(value: Any) -> str:
     text = _text(value).strip()
-    if check_host(text):
-        raise _expected(HOST_EXPECTED)
+    if problem := check_host(text):
+        raise PydanticCustomError("expected", problem)
     # An IPv6 literal is kept bare: the QRS client adds the brackets to its URL.
     return text[1:-1] if text.startswith("[") and text.endswith("]") else text
 
@@ -190,6 +217,41 @@ def _site_name(value: Any) -> str:
     return text
 
 
+def _mqtt_topic(value: Any) -> str:
+    """A topic to publish to, as MQTT allows it (licmon.core.text.mqtt_topic_problem):
+    Mosquitto drops the connection of a client that sends anything else, and paho used to
+    re-send the message on every reconnect."""
+    text = _text(value)
+    if mqtt_topic_problem(text):
+        raise _expected(
+            "an MQTT topic: 1 to 65535 bytes of UTF-8, without '+', '#' or control "
+            "characters (NUL, a line break, an escape)"
+        )
+    return text
+
+
+# InfluxDB 2 and 3 reserve these keys in line protocol; `time` is the timestamp column
+# (3 and InfluxQL): a tag of that name makes every write fail.
+_RESERVED_TAG_KEYS = frozenset({"time", "_measurement", "_field"})
+
+
+def _tag_key(value: Any) -> str:
+    text = _text(value).strip()
+    what = (
+        "an InfluxDB tag key: 1 to 256 characters, not 'time', '_measurement' or '_field', "
+        "not ending in '\\', without control characters"
+    )
+    if (
+        not text
+        or len(text) > 256
+        or text in _RESERVED_TAG_KEYS
+        or text.endswith("\\")
+        or has_controls(text)
+    ):
+        raise _expected(what)
+    return text
+
+
 # Every number has an upper bound: a value Redis, a socket or a date cannot take must be
 # refused here, not fail at the first check.
 NonNegative = Annotated[int, _whole_number(minimum=0, maximum=1_000_000_000)]
@@ -220,6 +282,8 @@ HttpMethod = Annotated[str, BeforeValidator(_http_method)]
 InfluxVersion = Annotated[int, BeforeValidator(_influx_version)]
 FilePath = Annotated[Path, BeforeValidator(_file_path)]
 SiteName = Annotated[str, BeforeValidator(_site_name)]
+MqttTopic = Annotated[str, BeforeValidator(_mqtt_topic)]
+TagKey = Annotated[str, BeforeValidator(_tag_key)]
 
 
 def _seconds(maximum: float) -> BeforeValidator:

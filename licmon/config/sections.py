@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from licmon.config.fields import HeaderName, HeaderValue, Switch, Text
+from licmon.config.fields import HeaderName, HeaderValue, Switch, TagKey, Text
 
 
 class Section(BaseModel):
@@ -29,7 +29,8 @@ class Section(BaseModel):
 
 
 class NameValue(Section):
-    name: Text
+    # Only tags are name/value lists: InfluxDB refuses some keys (fields.TagKey).
+    name: TagKey
     value: Text
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from licmon.config.build import Build
+from licmon.config.fields import host_site_name
 from licmon.config.model import Site
 from licmon.config.sections import pairs
 from licmon.registry import Registry
@@ -120,7 +121,7 @@ def _qrs_sites(document: Any, build: Build, plugins: Registry) -> tuple[Site, ..
         return ()
     return (
         Site(
-            name=host,
+            name=host_site_name(host),
             host=host,
             port=qrs.port,
             client_cert=client_cert,

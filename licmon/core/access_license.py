@@ -84,6 +84,8 @@ _OBJECTS: tuple[tuple[str, str, tuple[tuple[str, str, bool], ...]], ...] = (
 _TOKENS = (("availableTokens", "available_tokens"), ("totalTokens", "total_tokens"))
 
 Number = int | float
+# The documented range of every count in an access answer (docs/access-licenses.md).
+MAX_COUNT = 10**12
 
 
 @dataclass(frozen=True)
@@ -155,9 +157,17 @@ def _number(answer: Mapping[str, Any], name: str, where: str, required: bool) ->
             raise BadAccessAnswer(f"QRS access field {where + name!r} is missing")
         return None
     # bool is an int in Python, never a count in JSON.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    if isinstance(value, bool) or not finite:
         raise BadAccessAnswer(
             f"QRS access field {where + name!r} should be a number, got {_quoted(value)}"
+        )
+    # An integer beyond 1.8e308 makes float arithmetic (isfinite, the forecast, InfluxDB)
+    # raise OverflowError; no count of seats, tokens or minutes comes near the bound.
+    if abs(value) > MAX_COUNT:
+        raise BadAccessAnswer(
+            f"QRS access field {where + name!r} should be a number between {-MAX_COUNT:.0e} "
+            f"and {MAX_COUNT:.0e}, got {_quoted(value)}"
         )
     return value
 

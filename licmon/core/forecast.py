@@ -8,6 +8,7 @@ go down): a forecast from two points, or of "never", says nothing useful.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import date
 
@@ -19,7 +20,9 @@ FLAT = 1e-9
 def exhausts_in_days(readings: Iterable[tuple[date, float]]) -> float | None:
     """Days from the newest reading until `available` reaches zero, to 0.1 day; 0 when the
     line is at or below zero already; None when flat, rising or too few readings."""
-    points = sorted(readings)
+    # A reading that is not a finite number (a "nan" written into Redis by hand) says nothing
+    # about the trend; kept, it turns every sum into NaN and the answer into 0 days.
+    points = sorted(point for point in readings if math.isfinite(point[1]))
     if len(points) < MIN_READINGS:
         return None
     first = points[0][0]

@@ -43,3 +43,26 @@ def printable(text: str, limit: int = 200) -> str:
     if len(line) > limit or len(text) > limit * 4 + 64:
         return line[: max(limit - 1, 0)].rstrip() + "…"
     return line
+
+
+def mqtt_topic_problem(topic: str) -> str | None:
+    """What MQTT (3.1.1, 4.7 and 1.5.3) refuses in `topic` as a topic to publish to, or None.
+
+    Mosquitto drops the connection of a client that publishes to such a topic (NUL, a
+    wildcard, invalid UTF-8), which is why it is checked before sending and at load.
+    Control characters are refused too: the topic is also logged."""
+    try:
+        size = len(topic.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "not UTF-8 (a lone surrogate)"
+    if size == 0:
+        return "empty"
+    if size > 65535:
+        return f"{size} bytes of UTF-8, more than 65535"
+    if "+" in topic or "#" in topic:
+        return "a wildcard ('+' or '#') in a topic to publish to"
+    if any(unicodedata.category(char) in _DROPPED_CATEGORIES for char in topic):
+        return "a control character (NUL, a line break, an escape)"
+    if "\ufffe" in topic or "\uffff" in topic:
+        return "a Unicode noncharacter"
+    return None

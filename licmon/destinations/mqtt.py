@@ -12,7 +12,7 @@ from typing import Any
 
 from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
-from licmon.config.fields import CleanText, FilePath, Port, QoS, Secret, Switch, Text
+from licmon.config.fields import CleanText, FilePath, MqttTopic, Port, QoS, Secret, Switch, Text
 from licmon.config.sections import EnableSwitch, Section
 from licmon.destinations.base import Delivery, DestinationSchema, Part, deliver_each_once
 from licmon.resources import Resources
@@ -27,8 +27,8 @@ class MqttConfig(Section):
     enable: Switch = False
     brokerHost: Text | None = None
     brokerPort: Port = 1883
-    qlikSenseServerLicenseTopic: Text = "qliksense/qliksense_server_license"
-    qlikSenseServerLicenseExpireTopic: Text = "qliksense/qliksense_server_license_expire"
+    qlikSenseServerLicenseTopic: MqttTopic = "qliksense/qliksense_server_license"
+    qlikSenseServerLicenseExpireTopic: MqttTopic = "qliksense/qliksense_server_license_expire"
 
 
 class MqttFeature(Section):

@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
+from licmon.core.text import mqtt_topic_problem, printable
 from licmon.senders.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -97,6 +98,7 @@ class MqttPublisher:
         self._failure: str | None = None
         self._failure_permanent = False
         self.connect_count = 0  # successful CONNACKs, to show the connection is reused
+        self._disconnects = 0  # connections lost: a publish in flight then fails at once
 
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -157,6 +159,7 @@ class MqttPublisher:
     ) -> None:
         with self._state:
             was_connected, self._connected = self._connected, False
+            self._disconnects += 1
             self._state.notify_all()
         if was_connected and not self._closed:
             log.warning("MQTT %s: connection lost (%s); reconnecting", self.target, reason)
@@ -189,31 +192,81 @@ class MqttPublisher:
                 self._state.wait(remaining)
 
     def publish(self, topic: str, payload: str, *, qos: int, retain: bool) -> None:
-        """Publish once; for QoS >= 1, return only after the broker acknowledged it."""
+        """Publish once; for QoS >= 1, return only after the broker acknowledged it.
+
+        A message that fails here is taken back out of paho's queue: paho would send it
+        again after every reconnect, and a message the broker refuses by dropping the
+        connection (a topic it forbids) would then drop every later connection too,
+        failing every other publish. The caller's declared retry sends it again instead
+        (at least once, as before), and a refusal ends in a dead letter."""
         if self._closed:
             raise self._error(PermanentDeliveryError, "publisher is closed")
+        if problem := mqtt_topic_problem(topic):
+            # Mosquitto would drop the connection: never sent (validated at load too).
+            raise self._error(
+                PermanentDeliveryError,
+                f"topic {printable(topic, 200)!r} refused before sending: {problem}",
+            )
         timeout = self._settings.timeout
         deadline = time.monotonic() + timeout
         self._wait_connected(deadline)
+        with self._state:
+            lost_before = self._disconnects
         try:
             info = self._client.publish(topic, payload, qos=qos, retain=retain)
-        except ValueError as exc:  # a topic with wildcards, a bad QoS
-            raise self._error(PermanentDeliveryError, f"{exc} (topic {topic!r})") from None
+        except ValueError as exc:  # a bad QoS, a payload too large
+            raise self._error(
+                PermanentDeliveryError, f"{exc} (topic {printable(topic, 200)!r})"
+            ) from None
+        try:
+            self._await(info, qos, deadline, lost_before)
+        except DeliveryError:
+            self._forget(info.mid)
+            raise
+
+    def _await(
+        self, info: mqtt.MQTTMessageInfo, qos: int, deadline: float, lost_before: int
+    ) -> None:
+        timeout = self._settings.timeout
         if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
-            # The connection dropped between the check and the publish. paho keeps a QoS>0
-            # message queued and sends it after reconnecting, so a retry may duplicate it:
-            # that is QoS 1's at-least-once, not a loss.
             raise self._error(TransientDeliveryError, "connection lost while publishing")
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise self._error(TransientDeliveryError, mqtt.error_string(info.rc))
-        try:
-            info.wait_for_publish(timeout=max(deadline - time.monotonic(), 0.01))
-            published = info.is_published()
-        except (RuntimeError, ValueError) as exc:
-            raise self._error(TransientDeliveryError, str(exc)) from None
-        if not published:
-            what = "acknowledgement" if qos else "send"
-            raise self._error(TransientDeliveryError, f"no {what} within {timeout:g} s")
+        # paho's own wait returns at the acknowledgement; in short slices, so that a lost
+        # connection ends the wait at once instead of at the deadline.
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                info.wait_for_publish(timeout=min(remaining, 0.05))
+            except (RuntimeError, ValueError) as exc:
+                raise self._error(TransientDeliveryError, str(exc)) from None
+            if info.is_published():
+                return
+            with self._state:
+                lost = self._disconnects != lost_before
+            if lost:
+                # The broker dropped the connection with this message in flight: perhaps
+                # for its content. Not re-sent by paho; the declared retry decides.
+                raise self._error(
+                    TransientDeliveryError, "the broker dropped the connection during the publish"
+                )
+        what = "acknowledgement" if qos else "send"
+        raise self._error(TransientDeliveryError, f"no {what} within {timeout:g} s")
+
+    def _forget(self, mid: int) -> None:
+        """Take message `mid` out of paho's outgoing queue (paho has no public call for it;
+        paho-mqtt is pinned in constraints.txt, and tests/test_sender_mqtt.py checks this
+        against a real broker)."""
+        client = self._client
+        mutex = getattr(client, "_out_message_mutex", None)
+        messages = getattr(client, "_out_messages", None)
+        if mutex is None or messages is None:
+            log.debug("MQTT %s: cannot withdraw message %d from paho's queue", self.target, mid)
+            return
+        with mutex:
+            message = messages.pop(mid, None)
+            in_flight = message is not None and message.qos > 0
+            if in_flight and message.state != mqtt.mqtt_ms_queued:
+                client._inflight_messages = max(client._inflight_messages - 1, 0)
 
     def close(self) -> None:
         """Disconnect cleanly and stop the network thread."""

@@ -14,6 +14,9 @@ from enum import StrEnum
 
 import redis
 
+from licmon.core.text import printable
+from licmon.state.untrusted import malformed
+
 LEASE_KEY = "licmon:beat:lease"
 
 _HOLD = """
@@ -76,6 +79,15 @@ class Lease:
             fields, remaining = pipe.execute()
         if not fields or remaining < 0:
             return None
-        values = {key.decode(): value.decode() for key, value in fields.items()}
-        age = max(0, int(values["ttl"]) - remaining) / 1000
-        return Holder(host=values["host"], pid=int(values["pid"]), age_seconds=age)
+        values = {
+            key.decode("utf-8", "replace"): value.decode("utf-8", "replace")
+            for key, value in fields.items()
+        }
+        try:
+            ttl, pid = int(values["ttl"]), int(values["pid"])
+        except (KeyError, ValueError):
+            # Not written by a beat of ours: nobody known leads (the key expires by itself).
+            malformed(self.key, ["ttl or pid"])
+            return None
+        age = max(0, ttl - remaining) / 1000
+        return Holder(host=printable(values.get("host", ""), 255), pid=pid, age_seconds=age)

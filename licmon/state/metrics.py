@@ -20,6 +20,9 @@ from collections.abc import Iterator
 
 import redis
 
+from licmon.config.errors import has_controls
+from licmon.state.untrusted import malformed
+
 DELIVERIES_KEY = "licmon:metrics:deliveries"
 CHECK_FAILURES_KEY = "licmon:metrics:check_failures"
 DELIVERED, SKIPPED, RETRIED, DEAD_LETTERED = "delivered", "skipped", "retried", "dead_lettered"
@@ -45,18 +48,26 @@ def _increment(client: redis.Redis, key: str, field: str) -> None:
         log.debug("counter %s %s not incremented: %s", key, field, exc)
 
 
-def _pairs(raw: dict[bytes, bytes]) -> Iterator[tuple[str, str, int]]:
+def _pairs(key: str, raw: dict[bytes, bytes]) -> Iterator[tuple[str, str, int]]:
+    """The counters that read as counters: anyone with access to Redis may have written
+    the hash, and one field that is not a count must not hide the others (it is left out,
+    and named once in the log)."""
     for field, value in raw.items():
-        first, sep, second = field.decode().partition(_SEP)
-        if sep:
-            yield first, second, int(value)
+        name = field.decode("utf-8", "replace")
+        first, sep, second = name.partition(_SEP)
+        text = value.decode("ascii", "replace")
+        # HINCRBY's own range: at most 19 digits, never negative for a counter.
+        if not sep or not text.isdigit() or len(text) > 19 or has_controls(name):
+            malformed(f"{key} field {name}", ["counter"])
+            continue
+        yield first, second, int(text)
 
 
 def deliveries(client: redis.Redis) -> dict[tuple[str, str], int]:
     """{(destination, outcome): count}"""
-    return {(a, b): n for a, b, n in _pairs(client.hgetall(DELIVERIES_KEY))}
+    return {(a, b): n for a, b, n in _pairs(DELIVERIES_KEY, client.hgetall(DELIVERIES_KEY))}
 
 
 def check_failures(client: redis.Redis) -> dict[tuple[str, str], int]:
     """{(site, error kind): count}"""
-    return {(a, b): n for a, b, n in _pairs(client.hgetall(CHECK_FAILURES_KEY))}
+    return {(a, b): n for a, b, n in _pairs(CHECK_FAILURES_KEY, client.hgetall(CHECK_FAILURES_KEY))}

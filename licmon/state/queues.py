@@ -16,6 +16,8 @@ from typing import Any
 import redis
 from kombu.transport.redis import Channel
 
+from licmon.state.untrusted import malformed
+
 FETCH_QUEUE = "license.fetch"
 FETCH_TASK = "license.fetch"
 
@@ -30,7 +32,7 @@ def _envelopes(raw_items: Iterable[bytes]) -> list[dict[str, Any]]:
     for raw in raw_items:
         try:
             envelope = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # not a kombu message: nothing of ours
         if isinstance(envelope, dict):
             envelopes.append(envelope)
@@ -75,7 +77,8 @@ def _site_of(envelope: dict[str, Any]) -> str | None:
     if not isinstance(body, str):
         return None
     try:
-        if (envelope.get("properties") or {}).get("body_encoding") == "base64":
+        properties = envelope.get("properties")
+        if isinstance(properties, dict) and properties.get("body_encoding") == "base64":
             body = base64.b64decode(body).decode()
         args, kwargs, _ = json.loads(body)
     except (ValueError, TypeError):
@@ -88,7 +91,11 @@ def _site_of(envelope: dict[str, Any]) -> str | None:
 
 def queued_sites(client: redis.Redis, queue: str) -> set[str]:
     """Sites with a check sitting in `queue` (not yet taken by a worker)."""
-    envelopes = _envelopes(client.lrange(queue, 0, -1))
+    try:
+        envelopes = _envelopes(client.lrange(queue, 0, -1))
+    except redis.ResponseError:  # WRONGTYPE: not a queue Celery wrote
+        malformed(queue, ["(not a list)"])
+        return set()
     return {site for envelope in envelopes if (site := _site_of(envelope))}
 
 
@@ -97,4 +104,15 @@ def lengths(client: redis.Redis, queues: Iterable[str]) -> dict[str, int]:
     with client.pipeline(transaction=False) as pipe:
         for name in names:
             pipe.llen(name)
-        return dict(zip(names, (int(n) for n in pipe.execute()), strict=True))
+        # A key of another type under a queue's name (not written by Celery) is that
+        # queue's problem: left out and named, the other queues still counted.
+        found = pipe.execute(raise_on_error=False)
+    counted = {}
+    for name, length in zip(names, found, strict=True):
+        if isinstance(length, redis.ConnectionError | redis.TimeoutError):
+            raise length
+        if isinstance(length, Exception):
+            malformed(name, ["(not a list)"])
+            continue
+        counted[name] = int(length)
+    return counted

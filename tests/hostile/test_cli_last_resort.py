@@ -78,6 +78,46 @@ def test_verbose_adds_the_traceback(
 def test_no_command_falls_back_to_1() -> None:
     assert 1 not in INTERNAL_ERROR_EXIT.values()
     assert INTERNAL_ERROR_EXIT["check"] == 3 and INTERNAL_ERROR_EXIT["config"] == 2
+    assert INTERNAL_ERROR_EXIT["status"] == 3
+
+
+@pytest.mark.parametrize("kind", [[], ["--access"], ["--kind", "certificate"]])
+def test_status_exits_3_for_every_kind(
+    tmp_path: Path,
+    certs: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    kind: list[str],
+) -> None:
+    """Before: 2 (Nagios CRITICAL, and with --access not even a code of `status`), seen with
+    a non-integer failure count in a site's fleet hash (now read as malformed, see
+    test_redis_contents); an error raised while the state is read stands for any other."""
+    import licmon.cli.status
+
+    monkeypatch.setattr(licmon.cli.status, "read_state", _raise)
+    document = site_document(certs, certificates={"enable": True})
+    document["Butler"]["qlikSenseLicense"]["licenseMonitor"] = {"enable": True}
+    code = main(["status", *kind, "--config", str(dump(tmp_path, document))])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert "licmon status: internal error (RuntimeError" in err and SECRET not in err
+
+
+def test_exporter_exits_2(
+    tmp_path: Path,
+    certs: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    redis_url: str,
+) -> None:
+    import licmon.exporter.serve
+
+    monkeypatch.setattr(licmon.exporter.serve, "serve", _raise)
+    monkeypatch.setenv("LICMON_BROKER_URL", redis_url)
+    code = main(["exporter", "--config", str(dump(tmp_path, site_document(certs)))])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "licmon exporter: internal error (RuntimeError" in err and SECRET not in err
 
 
 def _raise(*args: object, **kwargs: object) -> None:
