@@ -21,17 +21,17 @@ import json
 import logging
 import os
 import secrets
-import socket
 import ssl
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from licmon.simulator.certs import LOOPBACK_SERVER_NAMES, CloudCerts, ensure_cloud_certs
+from licmon.simulator.serving import Servers, TlsServer
 
 log = logging.getLogger("licmon.simulator.cloud")
 
@@ -50,7 +50,6 @@ CLOUD_LICENSE_TYPES: tuple[str, ...] = ("Signed", "Plain", "2.0")
 OVERVIEW_PATH = "/api/v1/licenses/overview"
 STATUS_PATH = "/api/v1/licenses/status"
 
-_HANDSHAKE_TIMEOUT = 10.0
 _IDLE_TIMEOUT = 60.0
 _MALFORMED = b'{"licenseNumber": "9999000000005678", "allotments": [{"name": "profess'
 
@@ -525,48 +524,10 @@ def _seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-class _TenantServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
+class _TenantServer(TlsServer):
     def __init__(self, tenant: CloudTenant, context: ssl.SSLContext) -> None:
         self.tenant = tenant
-        self.context = context
-        self._open: set[ssl.SSLSocket] = set()
-        self._open_lock = threading.Lock()
-        super().__init__((tenant.host, tenant.port), _Handler)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        # The handshake in the connection's thread: a stalled client blocks nobody else.
-        tls = self.context.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
-        try:
-            tls.settimeout(_HANDSHAKE_TIMEOUT)
-            try:
-                tls.do_handshake()
-            except (ssl.SSLError, OSError) as exc:
-                log.info("tenant %s: TLS handshake refused: %s", self.tenant.name, exc)
-                return
-            with self._open_lock:
-                self._open.add(tls)
-            try:
-                self.RequestHandlerClass(tls, client_address, self)
-            except (ssl.SSLError, OSError) as exc:
-                log.info("tenant %s: connection ended: %s", self.tenant.name, exc)
-        finally:
-            with self._open_lock:
-                self._open.discard(tls)
-            with contextlib.suppress(OSError):
-                tls.close()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.exception("tenant %s: unexpected error", self.tenant.name)
-
-    def drop_connections(self) -> None:
-        with self._open_lock:
-            sockets = list(self._open)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        super().__init__((tenant.host, tenant.port), _Handler, context, f"tenant {tenant.name}")
 
 
 def tenant_ssl_context(certs: CloudCerts) -> ssl.SSLContext:
@@ -581,8 +542,7 @@ class CloudTenants:
     def __init__(self, certs: CloudCerts, tenants: dict[str, CloudTenant]) -> None:
         self.certs = certs
         self.tenants = tenants
-        self._servers: list[_TenantServer] = []
-        self._threads: list[threading.Thread] = []
+        self._running = Servers()
 
     @property
     def ca_file(self) -> Path:
@@ -594,39 +554,19 @@ class CloudTenants:
             for tenant in self.tenants.values():
                 server = _TenantServer(tenant, context)
                 tenant.port = int(server.server_address[1])
-                thread = threading.Thread(
-                    target=server.serve_forever,
-                    kwargs={"poll_interval": 0.05},
-                    name=f"cloud-tenant-{tenant.name}",
-                    daemon=True,
-                )
-                self._servers.append(server)
-                self._threads.append(thread)
-                thread.start()
+                self._running.start(server, f"cloud-tenant-{tenant.name}")
                 log.info("tenant %s: listening on %s", tenant.name, tenant.url)
         except BaseException:
             self.close()
             raise
 
     def drop_connections(self) -> None:
-        for server in self._servers:
-            server.drop_connections()
+        self._running.drop_connections()
 
     def close(self) -> None:
         for tenant in self.tenants.values():
             tenant.stopping.set()  # releases "slow" handlers
-        stoppers = [threading.Thread(target=server.shutdown) for server in self._servers]
-        for stopper in stoppers:
-            stopper.start()
-        for stopper in stoppers:
-            stopper.join()
-        for server in self._servers:
-            server.drop_connections()
-            server.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._servers.clear()
-        self._threads.clear()
+        self._running.close()
 
 
 def start_cloud_tenants(

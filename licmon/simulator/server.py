@@ -21,7 +21,7 @@ import ssl
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from licmon.simulator.access import SimulatedAccess
 from licmon.simulator.certs import DEFAULT_SERVER_NAMES, QlikCerts, ensure_qlik_certs
 from licmon.simulator.license import SimulatedLicense
+from licmon.simulator.serving import Servers, TlsServer
 
 log = logging.getLogger("licmon.simulator")
 
@@ -69,7 +70,6 @@ REDIRECT_LOCATION = "https://login.example.com/adfs/ls/?SAMLRequest=redirect-sec
 
 BUILD_VERSION = "34.21.1.0"  # Qlik Sense Enterprise on Windows, May 2024
 _XRFKEY = re.compile(r"[A-Za-z0-9]{16}")
-_HANDSHAKE_TIMEOUT = 10.0
 _IDLE_TIMEOUT = 60.0  # keep-alive: a client reuses its connection between checks
 
 
@@ -374,52 +374,18 @@ def _about() -> dict[str, Any]:
     }
 
 
-class _SiteServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # open keep-alive connections are shut down by close() instead
-
+class _SiteServer(TlsServer):
     def __init__(self, site: Site, context: ssl.SSLContext) -> None:
         self.site = site
-        self.context = context
-        self._open: set[ssl.SSLSocket] = set()
-        self._open_lock = threading.Lock()
-        super().__init__((site.host, site.port), _Handler)
+        super().__init__((site.host, site.port), _Handler, context, f"site {site.name}")
 
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        tls = self.context.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
-        try:
-            tls.settimeout(_HANDSHAKE_TIMEOUT)
-            try:
-                tls.do_handshake()
-            except (ssl.SSLError, OSError) as exc:
-                self.site._count_connection(ok=False)
-                log.info("site %s: TLS handshake refused: %s", self.site.name, _reason(exc))
-                _linger(tls)
-                return
-            self.site._count_connection(ok=True)
-            with self._open_lock:
-                self._open.add(tls)
-            try:
-                self.RequestHandlerClass(tls, client_address, self)
-            except (ssl.SSLError, OSError) as exc:
-                # TLS 1.3 checks the client certificate after the client's side of the
-                # handshake is done, so a refused certificate surfaces here.
-                log.info("site %s: connection ended: %s", self.site.name, _reason(exc))
-        finally:
-            with self._open_lock:
-                self._open.discard(tls)
-            with contextlib.suppress(OSError):
-                tls.close()
+    def handshake_refused(self, tls: ssl.SSLSocket, exc: BaseException) -> None:
+        self.site._count_connection(ok=False)
+        log.info("site %s: TLS handshake refused: %s", self.site.name, _reason(exc))
+        _linger(tls)
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.exception("site %s: unexpected error", self.site.name)
-
-    def drop_connections(self) -> None:
-        with self._open_lock:
-            sockets = list(self._open)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+    def handshake_done(self) -> None:
+        self.site._count_connection(ok=True)
 
 
 def _linger(tls: ssl.SSLSocket) -> None:
@@ -456,8 +422,7 @@ class Simulator:
     def __init__(self, certs: QlikCerts, sites: dict[str, Site]) -> None:
         self.certs = certs
         self.sites = sites
-        self._servers: list[_SiteServer] = []
-        self._threads: list[threading.Thread] = []
+        self._running = Servers()
 
     def _start(self) -> None:
         context = server_ssl_context(self.certs)
@@ -465,15 +430,7 @@ class Simulator:
             for site in self.sites.values():
                 server = _SiteServer(site, context)
                 site.port = int(server.server_address[1])
-                thread = threading.Thread(
-                    target=server.serve_forever,
-                    kwargs={"poll_interval": 0.05},
-                    name=f"qrs-simulator-{site.name}",
-                    daemon=True,
-                )
-                self._servers.append(server)
-                self._threads.append(thread)
-                thread.start()
+                self._running.start(server, f"qrs-simulator-{site.name}")
                 log.info("site %s: listening on %s", site.name, site.url)
         except BaseException:
             self.close()
@@ -481,26 +438,12 @@ class Simulator:
 
     def drop_connections(self) -> None:
         """Cut every open client connection (a repository restart, seen from a client)."""
-        for server in self._servers:
-            server.drop_connections()
+        self._running.drop_connections()
 
     def close(self) -> None:
         for site in self.sites.values():
             site.stopping.set()  # releases "hang" and "slow" handlers
-        # shutdown() waits up to a poll interval; stopping all sites at once keeps
-        # closing a many-site simulator as fast as closing one.
-        stoppers = [threading.Thread(target=server.shutdown) for server in self._servers]
-        for stopper in stoppers:
-            stopper.start()
-        for stopper in stoppers:
-            stopper.join()
-        for server in self._servers:
-            server.drop_connections()
-            server.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._servers.clear()
-        self._threads.clear()
+        self._running.close()
 
 
 def start_simulator(
