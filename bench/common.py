@@ -218,12 +218,14 @@ def sender() -> Celery:
 
 
 def fetch(site: str, check_id: str) -> Any:
-    """`license.fetch(site, check_id, tick)` on its queue: the public way in."""
+    """`license.fetch(site, check_id, tick)` on its queue: the public way in, as beat sends
+    it (worker/dispatch.py: no result stored)."""
     return sender().send_task(
         "license.fetch",
         args=(site,),
         kwargs={"check_id": check_id, "tick": tick()},
         queue="license.fetch",
+        ignore_result=True,
     )
 
 

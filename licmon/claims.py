@@ -10,31 +10,11 @@ from __future__ import annotations
 
 import redis
 
-# Atomic take-or-check: a GET then SET from Python could let two workers both take a claim.
-_CLAIM = """
-local holder = redis.call('GET', KEYS[1])
-if not holder then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-if holder == ARGV[1] then
-  return 1
-end
-return 0
-"""
-# The same, and in the same round trip: count this owner's starts (a redelivered message
-# starts again under the same task id), so a message that keeps killing its worker is seen.
-_START = """
-local holder = redis.call('GET', KEYS[1])
-if not holder then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-elseif holder ~= ARGV[1] then
-  return 0
-end
-local starts = redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return starts
-"""
+# A claim is taken in one command: `SET key owner NX PX ms GET` (Redis 7.0 or later) sets
+# the key only when it is free and answers what it held before, so taking, refusing and
+# recognising the owner's own restart cost one round trip and no script. Only a restart
+# (a Celery retry, or a message redelivered after its worker died) counts its starts, in a
+# key of its own: the first start, by far the most common, writes nothing else.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -48,8 +28,6 @@ class Claims:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self._redis = client
         self._prefix = prefix
-        self._claim = client.register_script(_CLAIM)
-        self._start = client.register_script(_START)
         self._release = client.register_script(_RELEASE)
 
     def key(self, name: str) -> str:
@@ -61,9 +39,7 @@ class Claims:
         Claiming again does not extend the claim: a rate-limit window stays as long as it
         was when first taken.
         """
-        if not owner or owner == DONE:
-            raise ValueError("a claim needs an owner (a task id)")
-        return bool(self._claim(keys=[self.key(name)], args=[owner, int(seconds * 1000)]))
+        return self._take(name, owner, seconds) in (None, owner)
 
     def start(self, name: str, owner: str, seconds: float) -> int:
         """Claim `name` for `owner` as `claim` does, and count the owner's starts.
@@ -71,10 +47,26 @@ class Claims:
         Returns how many times `owner` has started under this claim (1 the first time), or
         0 when someone else holds it or it is done.
         """
+        holder = self._take(name, owner, seconds)
+        if holder is None:
+            return 1
+        if holder != owner:
+            return 0
+        # A restart: counted in `<claim>:starts:<owner>`, which holds every start of the
+        # owner once it restarted (the first start is counted here, late).
+        starts = self.key(f"{name}:starts:{owner}")
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(starts, 1, nx=True, px=int(seconds * 1000))
+            pipe.incr(starts)
+            pipe.pexpire(starts, int(seconds * 1000))
+            return int(pipe.execute()[1])
+
+    def _take(self, name: str, owner: str, seconds: float) -> str | None:
+        """Take `name` for `owner` if it is free; what it held before (None: it was free)."""
         if not owner or owner == DONE:
             raise ValueError("a claim needs an owner (a task id)")
-        keys = [self.key(name), self.key(f"{name}:starts:{owner}")]
-        return int(self._start(keys=keys, args=[owner, int(seconds * 1000)]))
+        held = self._redis.set(self.key(name), owner, nx=True, px=int(seconds * 1000), get=True)
+        return held.decode() if isinstance(held, bytes) else held
 
     def complete(self, name: str, seconds: float) -> None:
         """Mark `name` done: every later claim is refused for `seconds`."""

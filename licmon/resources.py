@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import redis
 
     from licmon.bounded_http import Watchdog
+    from licmon.state.metrics import Batch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,6 +44,17 @@ class Resources:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._sessions: list[Any] = []
+        self._counters: Batch | None = None
+
+    @property
+    def counters(self) -> Batch:
+        """The exporter's counters, added up here and written every few seconds."""
+        with self._lock:
+            if self._counters is None:
+                from licmon.state.metrics import Batch
+
+                self._counters = Batch(lambda: self.redis)
+            return self._counters
 
     @property
     def redis(self) -> redis.Redis:
@@ -92,6 +104,10 @@ class Resources:
         return session
 
     def close(self) -> None:
+        with self._lock:
+            counters, self._counters = self._counters, None
+        if counters is not None:
+            counters.close()  # before the Redis client it writes with is closed
         with self._lock:
             items, self._items = list(self._items.values()), {}
             recent, self._recent = list(self._recent.values()), OrderedDict()

@@ -10,12 +10,15 @@ when the policy has something to say to them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from licmon.checks.base import CheckKind
 from licmon.config.model import MonitorConfig, Site
 from licmon.core.alerts import CheckOutcome
+from licmon.state.fleet import success_fields
 from tasks.base import quickly
+from tasks.fleet import succeeded
 from worker import runtime
 
 
@@ -34,8 +37,12 @@ def plan(
     status: Any,
     outcome: CheckOutcome,
     check_id: str,
+    record: dict[str, Any] | None = None,
 ) -> list[Planned]:
-    """Every delivery of this check, with the alerts decided for each alert target."""
+    """Every delivery of this check, with the alerts decided for each alert target.
+
+    `record`: a successful check's status, written for the fleet view in the same
+    transaction as the alert histories (or on its own when no target gets alerts)."""
     routes: list[tuple[str, list[str], list[str]]] = []
     for destination in config.plugins.destinations:
         settings = config.settings(destination.name, kind.name)
@@ -55,14 +62,26 @@ def plan(
         redis = runtime.resources().redis
         memory = quickly(lambda: kind.remember(redis, status, outcome.checked_at), config.retry)
         judge = kind.judge(site, config, status, memory)
+    written = None
+    if record is not None and outcome.ok:
+        written = success_fields(record, check_id, datetime.now(UTC))
     decided = {}
     if names:
         decided = quickly(
             lambda: runtime.alert_history().decide(
-                kind.name, site.name, names, outcome, check_id, config.alerts.check_failures, judge
+                kind.name,
+                site.name,
+                names,
+                outcome,
+                check_id,
+                config.alerts.check_failures,
+                judge,
+                written,
             ),
             config.retry,
         )
+    elif record is not None and outcome.ok:
+        succeeded(kind, site.name, record, check_id)
     planned = []
     for name, status_targets, alert_targets in routes:
         for target in dict.fromkeys([*status_targets, *alert_targets]):

@@ -2,7 +2,8 @@
 outcome and each check that gave up.
 
 Called from `LicmonTask.__call__` / `on_failure` (tasks/base.py) and `FetchTask.on_failure`
-(tasks/fetch.py), one line each. Nothing here may make a task fail: any error while
+(tasks/fetch.py), one line each. Counts are added up in the process and written every few
+seconds (`licmon.state.metrics.Batch`). Nothing here may make a task fail: any error while
 counting is logged at debug level and the count is lost.
 """
 
@@ -39,7 +40,7 @@ def count_delivery(task: Any, outcome: str, result: Any = None) -> None:
     try:
         if outcome == metrics.DELIVERED:
             outcome = delivery_outcome(result)
-        metrics.count_delivery(runtime.resources().redis, destination, outcome)
+        runtime.resources().counters.delivery(destination, outcome)
     except Exception as exc:  # counting never fails a task
         log.debug("delivery of %s not counted: %s", destination, exc)
 
@@ -54,6 +55,6 @@ def count_check_failure(arguments: dict[str, Any], exc: BaseException) -> None:
 def count_failure(site: str, kind_of_error: str) -> None:
     """A failed check of `site`: one that gave up, or whose answer was no readable license."""
     try:
-        metrics.count_check_failure(runtime.resources().redis, site, kind_of_error)
+        runtime.resources().counters.check_failure(site, kind_of_error)
     except Exception as error:  # counting never fails a task
         log.debug("check failure not counted: %s", error)

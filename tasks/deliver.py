@@ -52,6 +52,7 @@ def deliver(
     kind: str | None,
     outcome: dict[str, Any] | None,
     alerts: list[dict[str, Any]] | None,
+    first_start: bool = True,
 ) -> str:
     config = runtime.config()
     settings = config.settings(destination.name, kind)
@@ -85,6 +86,7 @@ def deliver(
         check_id=check_id,
         tick=moment,
         outcome=result,
+        first_start=first_start,
     )
     resources = runtime.resources()
     done = quickly(lambda: destination.deliver(settings, target, delivery, resources), config.retry)
@@ -113,7 +115,11 @@ def _register(destination: Destination) -> Task:
     ) -> str:
         # `replay_of`: the task id of the dead letter this replays (tasks/base.py).
         # `outcome` and `alerts`: how the check went and the alerts decided for this target.
-        return deliver(destination, site, target, status, check_id, tick, kind, outcome, alerts)
+        # Set by `LicmonTask.__call__` from the claim (absent when called as a function).
+        first_start = getattr(self.request, "licmon_starts", 1) == 1
+        return deliver(
+            destination, site, target, status, check_id, tick, kind, outcome, alerts, first_start
+        )
 
     return deliver_to
 

@@ -210,7 +210,7 @@ def fetch_license(
         result = checked(check, site, status, check_id, moment, started)
     else:
         judged, result = check.from_json(status), CheckOutcome.from_json(outcome)
-    deliveries = plan(check, config, target_site, judged, result, check_id)
+    deliveries = plan(check, config, target_site, judged, result, check_id, record=status)
     try:
         sent = publish(deliveries, site, kind, status, result, check_id, tick)
     except OperationalError as exc:
@@ -248,12 +248,12 @@ def checked(
     moment: datetime,
     started: float,
 ) -> CheckOutcome:
-    """A check whose source answered: recorded for the fleet view, and its outcome. An
-    answer its kind cannot judge is a failed check, and a permanent one."""
+    """A check whose source answered: its outcome. An answer its kind cannot judge is a
+    failed check, and a permanent one, recorded for the fleet view here."""
     duration_ms = (time.monotonic() - started) * 1000
     reason = status.get("error")
     if not reason:
-        fleet.succeeded(kind, site, status, check_id)
+        # Recorded for the fleet view by `plan`, in the same transaction as its alerts.
         return CheckOutcome(ok=True, checked_at=moment, duration_ms=duration_ms)
     counting.count_failure(site, UNREADABLE)  # metrics
     return CheckOutcome(

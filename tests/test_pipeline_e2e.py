@@ -295,8 +295,10 @@ def test_a_message_that_keeps_killing_workers_is_dead_lettered(
 ) -> None:
     task_id = f"lost-{uuid.uuid4().hex}"
     claim = "licmon:claim:check:server_license:again@lost"
-    # As if four workers had died running this message (acks_late brought it back each time).
-    broker.set(f"{claim}:starts:{task_id}", 4)
+    # As if four workers had died running this message (acks_late brought it back each time):
+    # its claim held by it, its starts counted.
+    broker.set(claim, task_id, ex=600)
+    broker.set(f"{claim}:starts:{task_id}", 4, ex=600)
     outcome = client().send_task(
         "license.fetch",
         args=("again",),

@@ -357,8 +357,10 @@ def test_redelivery_cap_dead_letters_with_the_real_start_count(world: World) -> 
     check_id = f"alpha@{uuid.uuid4().hex[:8]}"
     task_id = f"lost-{uuid.uuid4().hex}"
     claim = f"licmon:claim:delivery:{check_id}:server_license:webhook:status-1"
-    # As if the message had killed four workers (acks_late brought it back each time).
-    world.state.set(f"{claim}:starts:{task_id}", 4)
+    # As if the message had killed four workers (acks_late brought it back each time): its
+    # claim held by it, its starts counted.
+    world.state.set(claim, task_id, ex=600)
+    world.state.set(f"{claim}:starts:{task_id}", 4, ex=600)
     outcome = DELIVERY_TASKS["webhook"].apply_async(
         kwargs={
             "site": "alpha",

@@ -86,9 +86,12 @@ class Servers:
         self._servers: list[TlsServer] = []
         self._threads: list[threading.Thread] = []
 
-    def start(self, server: TlsServer, name: str) -> None:
+    def start(self, server: TlsServer, name: str, poll_interval: float = 0.05) -> None:
         thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": poll_interval},
+            name=name,
+            daemon=True,
         )
         self._servers.append(server)
         self._threads.append(thread)

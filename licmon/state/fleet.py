@@ -1,10 +1,12 @@
 """Each site's last check, for `licmon status`: one small hash per site and check kind.
 
 `licmon:fleet:<kind>:<site>` holds eight fields, overwritten by every check, so the state
-never grows with time: `status` (the status JSON, as `licmon check --json` prints it),
-`checkId`, `lastChecked`, `lastSuccess`, `consecutiveFailures`, `errorKind`, `errorReason`,
-and `successStatus`, the status of the last successful check, which a failed check leaves
-in place (the exporter keeps showing the license's expiry while its QRS does not answer).
+never grows with time (beside them, one `alert:<destination>/<target>` field per alert
+target: licmon/state/alert_history.py): `status` (the status JSON, as `licmon check --json`
+prints it), `checkId`, `lastChecked`, `lastSuccess`, `consecutiveFailures`, `errorKind`,
+`errorReason`, and `successStatus`, the status of the last successful check, which a
+failed check leaves in place (the exporter keeps showing the license's expiry while its QRS
+does not answer).
 Written by the fetch task: on success (the QRS answered and the answer was judged) and in
 `on_failure` (the check gave up). Reasons are the QRS error's one line, as in dead letters:
 never a secret.
@@ -50,6 +52,22 @@ def _instant(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def success_fields(status: dict[str, Any], check_id: str, at: datetime) -> dict[str, str | int]:
+    """A successful check's fields. The error fields are emptied, which reads as none,
+    rather than deleted: one HSET writes the whole record."""
+    text = json.dumps(status)
+    return {
+        "status": text,
+        "successStatus": text,
+        "checkId": check_id,
+        "lastChecked": iso(at),
+        "lastSuccess": iso(at),
+        "consecutiveFailures": 0,
+        "errorKind": "",
+        "errorReason": "",
+    }
+
+
 class FleetState:
     def __init__(self, client: redis.Redis, prefix: str = FLEET_PREFIX) -> None:
         self._redis = client
@@ -61,20 +79,11 @@ class FleetState:
     def succeeded(
         self, kind: str, site: str, status: dict[str, Any], check_id: str, at: datetime
     ) -> None:
+        """Records a successful check (when its alert targets' decision does not: see
+        licmon/state/alert_history.py, which writes `success_fields` with the histories)."""
         key = self.key(kind, site)
-        with self._redis.pipeline() as pipe:
-            pipe.hset(
-                key,
-                mapping={
-                    "status": json.dumps(status),
-                    "successStatus": json.dumps(status),
-                    "checkId": check_id,
-                    "lastChecked": iso(at),
-                    "lastSuccess": iso(at),
-                    "consecutiveFailures": 0,
-                },
-            )
-            pipe.hdel(key, "errorKind", "errorReason")
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, mapping=success_fields(status, check_id, at))
             pipe.expire(key, FLEET_SECONDS)
             pipe.execute()
 
