@@ -45,6 +45,7 @@ class Resources:
         self._local = threading.local()
         self._sessions: list[Any] = []
         self._counters: Batch | None = None
+        self._views: dict[Hashable, Any] = {}
 
     @property
     def counters(self) -> Batch:
@@ -71,6 +72,16 @@ class Resources:
             if key not in self._items:
                 self._items[key] = factory()
             return self._items[key]
+
+    def view(self, key: Hashable, factory: Callable[[], T]) -> T:
+        """A view over the Redis client (claims, fleet state, ...), made once: one with
+        scripts registers them once, not on every task. Holds no connection of its own."""
+        found = self._views.get(key)
+        if found is None:
+            made = factory()  # outside the lock: a factory asks for `redis`, which takes it
+            with self._lock:
+                found = self._views.setdefault(key, made)
+        return found  # type: ignore[no-any-return]
 
     def recent(self, key: Hashable, factory: Callable[[], T], keep: int) -> T:
         """Like `get`, but only the `keep` most recently used are kept; the others are

@@ -9,6 +9,7 @@ task ends as FAILURE so Flower shows it.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from collections.abc import Callable
@@ -59,19 +60,25 @@ def is_transient(exc: BaseException) -> bool:
 def quickly(call: Callable[[], T], policy: RetryPolicy) -> T:
     """`call`, with a few quick attempts on transient errors; a transient error that
     outlives them becomes `Retryable`, a permanent one is raised as it is."""
-    retrying = Retrying(
+    try:
+        return _retrying(policy)(call)
+    except Exception as exc:
+        if is_transient(exc):
+            raise Retryable(str(exc) or type(exc).__name__) from exc
+        raise
+
+
+@functools.lru_cache(maxsize=16)
+def _retrying(policy: RetryPolicy) -> Retrying:
+    # One per policy, made once: tenacity keeps each call's state per thread, so a Retrying
+    # may serve every task of the process (building one costs more than a quick call).
+    return Retrying(
         stop=stop_after_attempt(policy.quick_attempts)
         | stop_after_delay(policy.quick_window_seconds),
         wait=wait_random_exponential(multiplier=0.25, max=QUICK_WAIT_MAX),
         retry=retry_if_exception(is_transient),
         reraise=True,
     )
-    try:
-        return retrying(call)
-    except Exception as exc:
-        if is_transient(exc):
-            raise Retryable(str(exc) or type(exc).__name__) from exc
-        raise
 
 
 @dataclass(frozen=True)
@@ -117,9 +124,23 @@ class LicmonTask(Task):
     def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """Task arguments by name, whether beat, the fan-out or a person passed them by
         position."""
-        bound = self._signature().bind_partial(*args, **kwargs)
+        signature = self._signature()
+        if not args and kwargs.keys() <= signature.parameters.keys():
+            # How the project sends every task (by name): no binding needed.
+            return self._defaults() | kwargs
+        bound = signature.bind_partial(*args, **kwargs)
         bound.apply_defaults()
         return dict(bound.arguments)
+
+    def _defaults(self) -> dict[str, Any]:
+        defaults = self.__dict__.get("_licmon_defaults")
+        if defaults is None:
+            defaults = self.__dict__["_licmon_defaults"] = {
+                name: parameter.default
+                for name, parameter in self._signature().parameters.items()
+                if parameter.default is not inspect.Parameter.empty
+            }
+        return defaults
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         request = self.request

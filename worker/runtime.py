@@ -47,20 +47,25 @@ def resources() -> Resources:
 
 
 def claims() -> Claims:
-    return Claims(resources().redis, prefix="licmon:claim")
+    here = resources()
+    return here.view(Claims, lambda: Claims(here.redis, prefix="licmon:claim"))
 
 
 def dead_letters() -> DeadLetters:
-    return DeadLetters(resources().redis)
+    here = resources()
+    return here.view(DeadLetters, lambda: DeadLetters(here.redis))
 
 
 def pending() -> PendingChecks:
-    return PendingChecks(resources().redis)
+    here = resources()
+    return here.view(PendingChecks, lambda: PendingChecks(here.redis))
 
 
 def fleet() -> FleetState:
-    return FleetState(resources().redis)
+    here = resources()
+    return here.view(FleetState, lambda: FleetState(here.redis))
 
 
 def alert_history() -> AlertHistory:
-    return AlertHistory(resources().redis)
+    here = resources()
+    return here.view(AlertHistory, lambda: AlertHistory(here.redis))
