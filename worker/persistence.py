@@ -18,11 +18,16 @@ from urllib.parse import urlsplit
 import redis
 
 from licmon.config.model import MonitorConfig
+from licmon.redis_connect import is_redis, tls_problem
+from licmon.redis_connect import where as redis_where
 from licmon.resources import current
 
 log = logging.getLogger("licmon.broker")
 # A worker or beat that refuses to start because its broker would lose what it holds.
 EXIT_NOT_PERSISTENT = 3
+# A worker or beat whose broker's TLS handshake failed on a certificate: a configuration
+# error, as a bad config file is (worker/runtime.py).
+EXIT_BAD_CERTIFICATE = 2
 
 
 @dataclass(frozen=True)
@@ -78,12 +83,14 @@ def check_broker_persistence(config: MonitorConfig, client: redis.Redis, role: s
         return
     process.persistence_checked = True
     url = config.broker.url.get_secret_value()
-    if not url.startswith(("redis://", "rediss://", "unix://")):
+    if not is_redis(url):
         return  # the demo's embedded broker: nothing survives it anyway, by design
     try:
         found = read_persistence(client)
     except redis.RedisError as exc:
-        problem = f"cannot ask the broker's Redis ({where(url)}) about its persistence: {exc}"
+        refuse_certificate(config, role, exc)
+        place = redis_where(config.broker)
+        problem = f"cannot ask the broker's Redis ({place}) about its persistence: {exc}"
         if config.broker.require_persistence:
             refuse(role, problem)
         log.warning("%s; not checked", problem)
@@ -95,6 +102,17 @@ def check_broker_persistence(config: MonitorConfig, client: redis.Redis, role: s
         refuse(role, message)
     else:
         log.warning("%s; licmon.broker.requirePersistence: true refuses to start instead", message)
+
+
+def refuse_certificate(config: MonitorConfig, role: str, error: BaseException) -> None:
+    """Exit (2, as a bad config does) when the broker's TLS handshake failed on a
+    certificate: no retry can fix a wrong CA file or a refused client certificate, and a
+    worker retrying forever looks alive while it checks nothing."""
+    problem = tls_problem(error, config.broker)
+    if problem is None:
+        return
+    print(f"licmon {role}: cannot start: {problem}", file=sys.stderr)
+    raise SystemExit(EXIT_BAD_CERTIFICATE)
 
 
 def refuse(role: str, reason: str) -> None:
