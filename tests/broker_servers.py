@@ -137,14 +137,18 @@ MASTER_NAME = "licmon"
 
 @dataclass
 class DataNode:
-    """A master or replica: AOF on, every write fsynced, as the broker's Redis should be."""
+    """A master or replica: AOF on, every write fsynced, as the broker's Redis should be;
+    the same password on both (`masterauth`: a promoted replica's peers still get in)."""
 
     root: Path
+    password: str
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     def client(self, timeout: float = 2) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=timeout)
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, password=self.password, socket_timeout=timeout
+        )
 
     def start(self, replica_of: int | None = None) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -156,6 +160,8 @@ class DataNode:
             "--appendonly", "yes",
             "--appendfsync", "always",
             "--save", "",
+            "--requirepass", self.password,
+            "--masterauth", self.password,
         ]  # fmt: skip
         if replica_of is not None:
             arguments += ["--replicaof", "127.0.0.1", str(replica_of)]
@@ -185,15 +191,22 @@ class DataNode:
 
 @dataclass
 class SentinelNode:
+    """A sentinel with a password of its own (`requirepass`, and `sentinel-pass` to reach
+    the others) that knows the data nodes' (`auth-pass`)."""
+
     root: Path
     master_port: int
     down_after_ms: int
     failover_timeout_ms: int
+    password: str
+    node_password: str
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, password=self.password, socket_timeout=2
+        )
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -205,6 +218,8 @@ class SentinelNode:
             f"sentinel down-after-milliseconds {MASTER_NAME} {self.down_after_ms}\n"
             f"sentinel failover-timeout {MASTER_NAME} {self.failover_timeout_ms}\n"
             f"sentinel parallel-syncs {MASTER_NAME} 1\n"
+            f"sentinel auth-pass {MASTER_NAME} {self.node_password}\n"
+            f"requirepass {self.password}\nsentinel sentinel-pass {self.password}\n"
         )
         log = (self.root / "sentinel.log").open("ab")
         self.process = subprocess.Popen(
@@ -223,15 +238,13 @@ class SentinelNode:
 
     def master(self) -> tuple[str, int] | None:
         try:
-            found = self.client().execute_command(
-                "SENTINEL", "get-master-addr-by-name", MASTER_NAME
-            )
+            found = self.client().sentinel_get_master_addr_by_name(MASTER_NAME)
         except redis.RedisError:
             return None
         if not found:
             return None
         host, port = found
-        return (host.decode() if isinstance(host, bytes) else host), int(port)
+        return (host.decode() if isinstance(host, bytes) else str(host)), int(port)
 
     def stop(self) -> None:
         stop_process(self.process, timeout=10)
@@ -239,30 +252,38 @@ class SentinelNode:
 
 @dataclass
 class SentinelGroup:
-    """One master, one replica, three sentinels (quorum 2)."""
+    """One master, one replica, three sentinels (quorum 2); the data nodes and the
+    sentinels each with a password."""
 
     root: Path
     down_after_ms: int = 1500
     failover_timeout_ms: int = 5000
+    node_password: str = "node-pw-7Hq2"
+    sentinel_password: str = "sentinel-pw-4Kx9"
     master: DataNode = field(init=False)
     replica: DataNode = field(init=False)
     sentinels: list[SentinelNode] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.master = DataNode(self.root / "master")
-        self.replica = DataNode(self.root / "replica")
+        self.master = DataNode(self.root / "master", self.node_password)
+        self.replica = DataNode(self.root / "replica", self.node_password)
         self.sentinels = [
             SentinelNode(
                 self.root / f"sentinel-{n}",
                 self.master.port,
                 self.down_after_ms,
                 self.failover_timeout_ms,
+                self.sentinel_password,
+                self.node_password,
             )
             for n in range(3)
         ]
 
     def url(self, db: int) -> str:
-        return ";".join(f"sentinel://127.0.0.1:{s.port}/{db}" for s in self.sentinels)
+        """kombu's form; the data nodes' password in each part, as kombu reads it."""
+        return ";".join(
+            f"sentinel://:{self.node_password}@127.0.0.1:{s.port}/{db}" for s in self.sentinels
+        )
 
     def start(self) -> None:
         self.master.start()
@@ -279,19 +300,12 @@ class SentinelGroup:
         def every_sentinel_knows_all() -> bool:
             for sentinel in self.sentinels:
                 try:
-                    info = sentinel.client().execute_command("SENTINEL", "master", MASTER_NAME)
+                    info = sentinel.client().sentinel_master(MASTER_NAME)
                 except redis.RedisError:
                     return False
-                fields = dict(zip(info[::2], info[1::2], strict=False))
-                fields = {
-                    (k.decode() if isinstance(k, bytes) else k): (
-                        v.decode() if isinstance(v, bytes) else v
-                    )
-                    for k, v in fields.items()
-                }
                 if (
-                    int(fields.get("num-slaves", 0)) < 1
-                    or int(fields.get("num-other-sentinels", 0)) < 2
+                    int(info.get("num-slaves", 0)) < 1
+                    or int(info.get("num-other-sentinels", 0)) < 2
                 ):
                     return False
             return True
