@@ -12,6 +12,7 @@ Secret environment variables (each destination declares its own in `env_secrets`
   LICMON_APPRISE_URL_<N>                               Apprise URLs (1-based)
   LICMON_BROKER_URL, LICMON_RESULT_BACKEND             Celery broker and result backend
   LICMON_BROKER_SENTINEL_PASSWORD                      the Redis sentinels' own password
+  LICMON_BROKER_SENTINEL_MASTER_NAME                   the master's name (not a secret)
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def load_config_text(
     overlay.put("LICMON_BROKER_URL", "licmon", "broker", "url")
     overlay.put("LICMON_RESULT_BACKEND", "licmon", "broker", "resultBackend")
     overlay.put("LICMON_BROKER_SENTINEL_PASSWORD", "licmon", "broker", "sentinel", "password")
+    # Not a secret: from the environment too, so one config file serves both layouts.
+    overlay.put("LICMON_BROKER_SENTINEL_MASTER_NAME", "licmon", "broker", "sentinel", "masterName")
     for plugin in (*plugins.destinations, *plugins.kinds):
         plugin.env_secrets(overlay)
 
