@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import redis
 
@@ -51,16 +50,9 @@ def read_persistence(client: redis.Redis) -> Persistence:
     return Persistence(aof=aof, rdb=bool(str(save).strip()))
 
 
-def where(url: str) -> str:
-    """host:port/db of a Redis URL, without its password."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{host}{port}{parts.path or ''}"
-
-
-def verdict(found: Persistence, url: str) -> str | None:
-    """The warning for `found`, or None when the Redis is persistent."""
+def verdict(found: Persistence, place: str) -> str | None:
+    """The warning for `found` (`place`: the broker as `redis_connect.where` names it), or
+    None when the Redis is persistent."""
     if found.persistent:
         return None
     snapshots = (
@@ -69,7 +61,7 @@ def verdict(found: Persistence, url: str) -> str | None:
         else "no RDB snapshots"
     )
     return (
-        f"the broker's Redis ({where(url)}) has no append-only file (AOF) and {snapshots}: "
+        f"the broker's Redis ({place}) has no append-only file (AOF) and {snapshots}: "
         "queued checks, retries waiting for their countdown, claims, rate limits and dead "
         "letters will be lost when it restarts (start it with 'appendonly yes')"
     )
@@ -95,7 +87,7 @@ def check_broker_persistence(config: MonitorConfig, client: redis.Redis, role: s
             refuse(role, problem)
         log.warning("%s; not checked", problem)
         return
-    message = verdict(found, url)
+    message = verdict(found, redis_where(config.broker))
     if message is None:
         log.info("broker persistence: %s", "AOF" if found.aof else "RDB snapshots")
     elif config.broker.require_persistence:
