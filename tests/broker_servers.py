@@ -135,6 +135,34 @@ class TlsRedis:
 MASTER_NAME = "licmon"
 
 
+def tls_arguments(pki: Pki | None, port: int) -> list[str]:
+    """A node on `port` speaking TLS only, client certificates required, TLS to its peers
+    (replication, and a sentinel's connections to the nodes and the other sentinels)."""
+    if pki is None:
+        return ["--port", str(port)]
+    pem = str(pki.server_pem)
+    return [
+        "--port", "0",
+        "--tls-port", str(port),
+        "--tls-cert-file", pem,
+        "--tls-key-file", pem,
+        "--tls-ca-cert-file", str(pki.ca),
+        "--tls-auth-clients", "yes",
+        "--tls-replication", "yes",
+    ]  # fmt: skip
+
+
+def tls_client_options(pki: Pki | None) -> dict[str, object]:
+    if pki is None:
+        return {}
+    return {
+        "ssl": True,
+        "ssl_ca_certs": str(pki.ca),
+        "ssl_certfile": str(pki.client_cert),
+        "ssl_keyfile": str(pki.client_key),
+    }
+
+
 @dataclass
 class DataNode:
     """A master or replica: AOF on, every write fsynced, as the broker's Redis should be;
@@ -142,12 +170,17 @@ class DataNode:
 
     root: Path
     password: str
+    pki: Pki | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     def client(self, timeout: float = 2) -> redis.Redis:
         return redis.Redis(
-            host="127.0.0.1", port=self.port, password=self.password, socket_timeout=timeout
+            host="127.0.0.1",
+            port=self.port,
+            password=self.password,
+            socket_timeout=timeout,
+            **tls_client_options(self.pki),  # type: ignore[arg-type]
         )
 
     def start(self, replica_of: int | None = None) -> None:
@@ -155,7 +188,7 @@ class DataNode:
         log = (self.root / "redis.log").open("ab")
         arguments = [
             "--bind", "127.0.0.1",
-            "--port", str(self.port),
+            *tls_arguments(self.pki, self.port),
             "--dir", str(self.root),
             "--appendonly", "yes",
             "--appendfsync", "always",
@@ -200,20 +233,28 @@ class SentinelNode:
     failover_timeout_ms: int
     password: str
     node_password: str
+    pki: Pki | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     def client(self) -> redis.Redis:
         return redis.Redis(
-            host="127.0.0.1", port=self.port, password=self.password, socket_timeout=2
+            host="127.0.0.1",
+            port=self.port,
+            password=self.password,
+            socket_timeout=2,
+            **tls_client_options(self.pki),  # type: ignore[arg-type]
         )
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         # Sentinel rewrites its config file: one file of its own, in its folder.
         config = self.root / "sentinel.conf"
+        listen = tls_arguments(self.pki, self.port)
         config.write_text(
-            f"bind 127.0.0.1\nport {self.port}\ndir {self.root}\n"
+            "bind 127.0.0.1\n"
+            + "".join(f"{a[2:]} {b}\n" for a, b in zip(listen[::2], listen[1::2], strict=True))
+            + f"dir {self.root}\n"
             f"sentinel monitor {MASTER_NAME} 127.0.0.1 {self.master_port} 2\n"
             f"sentinel down-after-milliseconds {MASTER_NAME} {self.down_after_ms}\n"
             f"sentinel failover-timeout {MASTER_NAME} {self.failover_timeout_ms}\n"
@@ -260,13 +301,15 @@ class SentinelGroup:
     failover_timeout_ms: int = 5000
     node_password: str = "node-pw-7Hq2"
     sentinel_password: str = "sentinel-pw-4Kx9"
+    # Every node and sentinel on TLS only, client certificates required.
+    pki: Pki | None = None
     master: DataNode = field(init=False)
     replica: DataNode = field(init=False)
     sentinels: list[SentinelNode] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.master = DataNode(self.root / "master", self.node_password)
-        self.replica = DataNode(self.root / "replica", self.node_password)
+        self.master = DataNode(self.root / "master", self.node_password, self.pki)
+        self.replica = DataNode(self.root / "replica", self.node_password, self.pki)
         self.sentinels = [
             SentinelNode(
                 self.root / f"sentinel-{n}",
@@ -275,6 +318,7 @@ class SentinelGroup:
                 self.failover_timeout_ms,
                 self.sentinel_password,
                 self.node_password,
+                self.pki,
             )
             for n in range(3)
         ]

@@ -2,10 +2,12 @@
 plain-text port and requires a client certificate (`--port 0 --tls-port N
 --tls-auth-clients yes`): a worker and a beat deliver a full check, `licmon status`,
 `deadletters` and `exporter` read it, and a wrong CA or a missing client certificate stops
-each process at start with the file at fault named."""
+each process at start with the file at fault named. Then the same over a Sentinel group
+whose nodes and sentinels all speak TLS only, through a failover."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -18,7 +20,7 @@ import pytest
 import redis
 
 from licmon.simulator import QlikCerts, SimulatedLicense, SiteSpec, ensure_qlik_certs, run_simulator
-from tests.broker_servers import Pki, TlsRedis
+from tests.broker_servers import MASTER_NAME, Pki, SentinelGroup, TlsRedis
 from tests.conftest import service_missing
 from tests.faults.support import fault_document, webhook_receipts
 from tests.fleet_support import LICMON
@@ -185,3 +187,56 @@ def test_a_missing_client_certificate_stops_the_worker_at_start(
             assert "licmon.broker.tls.certFile" in text, text
         finally:
             deployment.stop_all()
+
+
+def test_sentinel_over_tls_delivers_and_follows_a_failover(
+    tmp_path: Path, server: TlsRedis, pki: Pki, certs: QlikCerts, receiver: HttpReceiver
+) -> None:
+    """`server` only proves redis-server has TLS here; the group is the test's own."""
+    group = SentinelGroup(tmp_path / "sentinel", 1500, 5000, pki=pki)
+    group.start()
+    site = SiteSpec("alpha", license=SimulatedLicense(valid_to=[in_days(200)]))
+    try:
+        with run_simulator([site], certs) as simulator:
+            document = fault_document(
+                certs, simulator, receiver, ["/status-a"], frequency="every 5 seconds"
+            )
+            document["licmon"]["broker"]["sentinel"] = {
+                "masterName": MASTER_NAME,
+                "password": group.sentinel_password,
+            }
+            deployment = Deployment(
+                tmp_path,
+                document,
+                broker_url=group.url(0),
+                result_backend=group.url(1),
+            )
+            document["licmon"]["broker"]["tls"] = pki.tls_section()
+            try:
+                worker = deployment.start_worker(concurrency=1)
+                deployment.start_beat()
+                wait_for(lambda: webhook_receipts(receiver), 60, "a check over Sentinel + TLS")
+                status = run_cli(deployment, "status", "--json")
+                assert status.returncode == 0, status.stderr
+                master = json.loads(status.stdout)["broker"]["master"]
+                assert master == f"127.0.0.1:{group.master.port}"
+
+                group.master.kill9()
+                wait_for(lambda: group.master_port_now() == group.replica.port, 60, "the promotion")
+                promoted = time.monotonic()
+                wait_for(
+                    lambda: any(r.at > promoted for r in receiver.received()),
+                    40,
+                    "a tick delivered through the new master",
+                )
+                status = run_cli(deployment, "status", "--json")
+                master = json.loads(status.stdout)["broker"]["master"]
+                assert master == f"127.0.0.1:{group.replica.port}"
+                assert worker.poll() is None
+                logs = deployment.logs()
+                assert group.sentinel_password not in logs and group.node_password not in logs
+                assert all(count == 1 for count in webhook_receipts(receiver).values())
+            finally:
+                deployment.stop_all()
+    finally:
+        group.stop()
