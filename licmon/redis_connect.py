@@ -193,12 +193,19 @@ def tls_problem(error: BaseException, broker: BrokerSettings) -> str | None:
             else "the system's CA certificates (set licmon.broker.tls.caFile)"
         )
         return f"the broker's certificate is not trusted by {source}: {reason}"
+    # TLS 1.3: the server checks the client's certificate after the handshake and, refusing
+    # it (or its absence), closes the connection: the client reads an EOF, not an alert.
+    closed = "eof occurred" in reason.lower()
+    how = "closed the TLS connection after the handshake" if closed else "refused it"
     if tls is not None and tls.cert_file is not None:
         return (
-            f"the broker refused the client certificate {str(tls.cert_file)!r} "
-            f"(licmon.broker.tls.certFile): {reason}"
+            f"the broker {how}: it does not accept the client certificate "
+            f"{str(tls.cert_file)!r} (licmon.broker.tls.certFile): {reason}"
         )
-    return f"the broker asks for a client certificate (licmon.broker.tls.certFile): {reason}"
+    return (
+        f"the broker {how}: it asks for a client certificate "
+        f"(set licmon.broker.tls.certFile and keyFile): {reason}"
+    )
 
 
 _CERTIFICATE_WORDS = (
@@ -208,6 +215,7 @@ _CERTIFICATE_WORDS = (
     "bad certificate",
     "certificate unknown",
     "certificate expired",
+    "eof occurred in violation of protocol",
 )
 
 

@@ -368,3 +368,30 @@ def test_the_other_schemes_are_not_redis() -> None:
         redis_connect.is_redis(u)
         for u in ("redis://h", "rediss://h", "unix:///s", "sentinel://h:26379")
     )
+
+
+def test_a_connection_closed_after_the_handshake_names_the_client_certificate(
+    tmp_path: Path, pki: dict[str, Path]
+) -> None:
+    """TLS 1.3: a Redis with `tls-auth-clients yes` refuses a missing or unknown client
+    certificate by closing the connection; the client reads an EOF."""
+    closed = redis.ConnectionError(
+        "Error 8 while writing to socket. EOF occurred in violation of protocol (_ssl.c:2427)."
+    )
+    without = load(tmp_path, {"url": "rediss://r/0", "tls": {"caFile": str(pki["ca.pem"])}})
+    problem = redis_connect.tls_problem(closed, without.broker)
+    assert problem is not None
+    assert problem.startswith(
+        "the broker closed the TLS connection after the handshake: it asks for a client "
+        "certificate (set licmon.broker.tls.certFile and keyFile)"
+    ), problem
+    with_cert = load(
+        tmp_path,
+        {
+            "url": "rediss://r/0",
+            "tls": {"certFile": str(pki["client.pem"]), "keyFile": str(pki["client.key"])},
+        },
+    )
+    problem = redis_connect.tls_problem(closed, with_cert.broker)
+    assert problem is not None
+    assert f"does not accept the client certificate '{pki['client.pem']}'" in problem

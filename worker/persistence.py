@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from dataclasses import dataclass
 
 import redis
@@ -78,9 +79,8 @@ def check_broker_persistence(config: MonitorConfig, client: redis.Redis, role: s
     if not is_redis(url):
         return  # the demo's embedded broker: nothing survives it anyway, by design
     try:
-        found = read_persistence(client)
+        found = read_or_refuse(config, client, role)
     except redis.RedisError as exc:
-        refuse_certificate(config, role, exc)
         place = redis_where(config.broker)
         problem = f"cannot ask the broker's Redis ({place}) about its persistence: {exc}"
         if config.broker.require_persistence:
@@ -94,6 +94,23 @@ def check_broker_persistence(config: MonitorConfig, client: redis.Redis, role: s
         refuse(role, message)
     else:
         log.warning("%s; licmon.broker.requirePersistence: true refuses to start instead", message)
+
+
+def read_or_refuse(config: MonitorConfig, client: redis.Redis, role: str) -> Persistence:
+    """The broker's persistence; exit when the TLS handshake fails on a certificate. Such a
+    failure is asked once more a second later: a Redis restarting in that instant (its
+    connection closed mid-handshake) is not taken for one that refuses us."""
+    try:
+        return read_persistence(client)
+    except redis.RedisError as exc:
+        if tls_problem(exc, config.broker) is None:
+            raise
+    time.sleep(1)
+    try:
+        return read_persistence(client)
+    except redis.RedisError as again:
+        refuse_certificate(config, role, again)
+        raise
 
 
 def refuse_certificate(config: MonitorConfig, role: str, error: BaseException) -> None:
