@@ -42,6 +42,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     client = ca.issue_cert("worker@licmon")
     client.cert_chain_pems[0].write_to_path(str(root / "client.pem"))
     client.private_key_pem.write_to_path(str(root / "client.key"))
+    soon = ca.issue_cert("soon@licmon", not_after=datetime.now(UTC) + timedelta(days=9, hours=12))
+    soon.cert_chain_pems[0].write_to_path(str(root / "soon.pem"))
+    soon.private_key_pem.write_to_path(str(root / "soon.key"))
     past = datetime.now(UTC) - timedelta(days=10)
     expired = ca.issue_cert("old@licmon", not_before=past - timedelta(days=30), not_after=past)
     expired.cert_chain_pems[0].write_to_path(str(root / "expired.pem"))
@@ -395,3 +398,17 @@ def test_a_connection_closed_after_the_handshake_names_the_client_certificate(
     problem = redis_connect.tls_problem(closed, with_cert.broker)
     assert problem is not None
     assert f"does not accept the client certificate '{pki['client.pem']}'" in problem
+
+
+def test_a_client_certificate_expiring_soon_is_warned_about(
+    tmp_path: Path, pki: dict[str, Path]
+) -> None:
+    tls = {"certFile": str(pki["soon.pem"]), "keyFile": str(pki["soon.key"])}
+    config = load(tmp_path, {"url": "rediss://r/0", "tls": tls})
+    (warning,) = config.warnings
+    assert warning.startswith(
+        f"licmon.broker.tls.certFile: the broker client certificate '{pki['soon.pem']}' expires on "
+    ), warning
+    assert "(in 9 days)" in warning
+    tls = {"certFile": str(pki["client.pem"]), "keyFile": str(pki["client.key"])}
+    assert load(tmp_path, {"url": "rediss://r/0", "tls": tls}).warnings == ()

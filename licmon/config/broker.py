@@ -31,6 +31,8 @@ URL_KEYS = (("url", "licmon.broker.url"), ("resultBackend", "licmon.broker.resul
 MAPPED = {"ssl_ca_certs": "caFile", "ssl_certfile": "certFile", "ssl_keyfile": "keyFile"}
 # ssl_cert_reqs may only say what licmon does anyway: verify the broker's certificate.
 VERIFIED = {"required", "cert_required"}
+# A broker client certificate expiring within this many days is warned about at start.
+EXPIRY_WARNING_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ def _tls(given: dict[str, tuple[str, Path]], build: Build) -> BrokerTls:
                     where("certFile"),
                     f"broker client certificate file {pem.shown(cert_file)} {problem}",
                 )
+            else:
+                _warn_expiring(cert_file, where("certFile"), build)
     if ca_file is not None and not any(p.path == where("caFile") for p in build.problems.problems):
         problem = validity_problem(ca_file, every=True)
         if problem:
@@ -190,6 +194,24 @@ def validity_problem(path: Path, every: bool = False, now: datetime | None = Non
             else "holds only certificates that " + ("have expired or are not valid yet")
         )
     return None
+
+
+def _warn_expiring(path: Path, key: str, build: Build, now: datetime | None = None) -> None:
+    """Checked at start only: a client certificate that expires soon is said now, while
+    the processes still run, not first when every one of them is refused at once."""
+    from cryptography import x509
+
+    now = now or datetime.now(UTC)
+    try:
+        ends = x509.load_pem_x509_certificate(path.read_bytes()).not_valid_after_utc
+    except (OSError, ValueError):
+        return
+    days = (ends - now).days
+    if days < EXPIRY_WARNING_DAYS:
+        build.warn(
+            f"{key}: the broker client certificate {pem.shown(path)} expires on "
+            f"{ends:%Y-%m-%d} (in {days} days); the broker will refuse every process then"
+        )
 
 
 def _sentinel(section: Any, used: bool, build: Build) -> BrokerSentinel | None:
