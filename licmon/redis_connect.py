@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ssl
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from licmon.config.model import BrokerSettings, BrokerTls
 
@@ -97,6 +97,29 @@ def celery_options(broker: BrokerSettings) -> dict[str, Any]:
             "sentinel_kwargs": _sentinel_kwargs(broker, backend),
         }
     return options
+
+
+def result_backend_url(broker: BrokerSettings) -> str:
+    """The result backend's URL as Celery gets it. For Sentinel, the data nodes' password
+    is kept in the first part only: Celery's SentinelBackend reads it from there alone,
+    and its sanitizer (`celery inspect conf`, Flower's config page) masks only the first
+    password of a URL, so a second copy would be shown."""
+    url = broker.result_backend.get_secret_value()
+    if scheme(url) != "sentinel":
+        return url
+    first, *others = url.split(";")
+    return ";".join([first, *(_without_password(part) for part in others)])
+
+
+def _without_password(part: str) -> str:
+    split = urlsplit(part.strip())
+    if split.password is None and split.username is None:
+        return part
+    host = split.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if split.port:
+        netloc += f":{split.port}"
+    return urlunsplit(split._replace(netloc=netloc))
 
 
 def broker_transport_options(broker: BrokerSettings) -> dict[str, Any]:

@@ -276,6 +276,28 @@ def test_sentinel_follows_the_master_for_broker_backend_and_our_clients(tmp_path
         "master 'licmon' of the sentinels 10.0.0.1:26379, 10.0.0.2:26379, 10.0.0.3:26380"
     )
     assert "hunter2" not in repr(config.broker) and PASSWORD not in repr(config.broker)
+    # What Flower and `celery inspect conf` show of the settings is censored by Celery,
+    # nested transport options included.
+    from celery.app.utils import filter_hidden_settings
+
+    shown = repr(filter_hidden_settings(settings))
+    assert PASSWORD not in shown and "hunter2" not in shown
+    # The backend's URL keeps its password in the first part, where Celery reads it.
+    assert settings["result_backend"] == (
+        "sentinel://:hunter2@10.0.0.1:26379/1;sentinel://10.0.0.2:26379/1;"
+        "sentinel://10.0.0.3:26380/1"
+    )
+    from celery import Celery
+
+    app = Celery("probe", set_as_current=False)
+    app.conf.update(settings)
+    params = app.backend.connparams
+    assert type(app.backend).__name__ == "SentinelBackend"
+    assert params["password"] == "hunter2" and params["db"] == 1
+    assert [(h["host"], h["port"]) for h in params["hosts"]][:2] == [
+        ("10.0.0.1", 26379),
+        ("10.0.0.2", 26379),
+    ]
 
 
 def test_sentinel_over_tls_uses_the_files_for_sentinels_and_nodes(

@@ -139,7 +139,7 @@ def celery_settings(config: MonitorConfig) -> dict[str, Any]:
     events = config.broker.task_events
     return redis_connect.celery_options(config.broker) | {
         "broker_url": broker_url,
-        "result_backend": config.broker.result_backend.get_secret_value(),
+        "result_backend": redis_connect.result_backend_url(config.broker),
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": transport,
         # Results are for Flower and `licmon` to inspect, not an archive. Deliveries store
