@@ -209,6 +209,11 @@ def tls_problem(error: BaseException, broker: BrokerSettings) -> str | None:
     if reason is None:
         return None
     tls = broker.tls
+    if "mismatch" in reason or "hostname" in reason.lower():
+        return (
+            "the broker's certificate does not name the host of licmon.broker.url (connect "
+            f"by a name or address the certificate lists): {reason}"
+        )
     if "certificate verify failed" in reason:
         source = (
             f"the CA file {str(tls.ca_file)!r} (licmon.broker.tls.caFile)"

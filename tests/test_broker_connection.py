@@ -376,6 +376,11 @@ def test_a_certificate_failure_names_the_file_to_fix(tmp_path: Path, pki: dict[s
         "(licmon.broker.tls.caFile): certificate verify failed (unable to get local issuer "
         "certificate)"
     )
+    mismatch = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    mismatch.verify_message = "IP address mismatch, certificate is not valid for '10.0.0.9'."
+    problem = redis_connect.tls_problem(mismatch, config.broker)
+    assert problem is not None
+    assert problem.startswith("the broker's certificate does not name the host"), problem
     # Redis being down is not a certificate problem: retried, not fatal.
     assert (
         redis_connect.tls_problem(redis.ConnectionError("Connection refused"), config.broker)
@@ -434,3 +439,25 @@ def test_a_client_certificate_expiring_soon_is_warned_about(
     assert "(in 9 days)" in warning
     tls = {"certFile": str(pki["client.pem"]), "keyFile": str(pki["client.key"])}
     assert load(tmp_path, {"url": "rediss://r/0", "tls": tls}).warnings == ()
+
+
+def test_config_validate_warns_about_a_zone_worker_in_clear_text(
+    tmp_path: Path, certs: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from licmon.cli.main import main
+
+    path = tmp_path / "licmon.yaml"
+    site = {"name": "a", "host": "a.example.com", "cert": certs, "zone": "dc-east"}
+    path.write_text(yaml.safe_dump({"licmon": {"sites": [site]}}))
+    environment = {"LICMON_BROKER_URL": "redis://:hunter2@redis.central.example.com:6379/0"}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        assert main(["config", "validate", "--config", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "OK\n"
+    assert (
+        "warning: licmon.broker.url is redis:// without TLS to redis.central.example.com, and "
+        "some sites are checked by zone workers"
+    ) in captured.err
+    assert "hunter2" not in captured.err
