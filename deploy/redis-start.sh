@@ -5,6 +5,9 @@
 # Arguments are passed on to redis-server.
 set -eu
 : "${REDISCLI_AUTH:?set REDIS_PASSWORD in .env}"
+# masterauth: the same password, for a node that replicates (deploy/sentinel/: the replica,
+# and a master that comes back after a failover as the new master's replica).
 exec redis-server - "$@" <<CONFIG
 requirepass ${REDISCLI_AUTH}
+masterauth ${REDISCLI_AUTH}
 CONFIG

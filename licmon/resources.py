@@ -21,12 +21,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import SecretStr
+
 if TYPE_CHECKING:
     # Imported when first used (`_state_store`): bounded HTTP calls (the CLI's QRS checks)
     # need a watchdog from here, not the Redis client.
     import redis
 
     from licmon.bounded_http import Watchdog
+    from licmon.config.model import BrokerSettings
     from licmon.state.metrics import Batch
 
 log = logging.getLogger(__name__)
@@ -36,8 +39,9 @@ T = TypeVar("T")
 class Resources:
     """The connections one process keeps: kept while in use, closed together."""
 
-    def __init__(self, redis_url: str) -> None:
-        self._redis_url = redis_url
+    def __init__(self, broker: BrokerSettings | str) -> None:
+        # The config's broker settings (URL, TLS, Sentinel); a bare URL in tests and bench.
+        self._broker = broker
         self._redis: redis.Redis | None = None
         self._items: dict[Hashable, Any] = {}
         self._recent: OrderedDict[Hashable, Any] = OrderedDict()
@@ -63,7 +67,7 @@ class Resources:
         if self._redis is None:
             with self._lock:
                 if self._redis is None:
-                    self._redis = _state_store(self._redis_url)
+                    self._redis = _state_store(self._broker)
         return self._redis
 
     def get(self, key: Hashable, factory: Callable[[], T]) -> T:
@@ -136,11 +140,23 @@ def _close(item: Any) -> None:
         log.exception("error while closing %r", item)
 
 
-def _state_store(url: str) -> redis.Redis:
-    import redis
+def _state_store(broker: BrokerSettings | str) -> redis.Redis:
+    from licmon import redis_connect
 
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        return redis.Redis.from_url(url, socket_timeout=10, health_check_interval=30)
+    if isinstance(broker, str):
+        from licmon.config.model import BrokerSettings, TimeLimits
+
+        broker = BrokerSettings(
+            url=SecretStr(broker),
+            result_backend=SecretStr(broker),
+            task_events=False,
+            visibility_timeout=0,
+            require_persistence=False,
+            time_limits=TimeLimits(0, 0),
+        )
+    url = broker.url.get_secret_value()
+    if redis_connect.is_redis(url):
+        return redis_connect.client(broker, socket_timeout=10, health_check_interval=30)
     # An embedded broker (the demo without Redis): the state lives in this process, so the
     # worker must run a single process (--pool threads) for claims to hold.
     try:
@@ -168,11 +184,11 @@ class Process:
         # Apprise's log guard adds its filter under this (licmon.senders.apprise._guard).
         self.apprise_setup = threading.Lock()
 
-    def resources(self, redis_url: str) -> Resources:
-        """The connections, made on first use (on the first `redis_url` asked for)."""
+    def resources(self, broker: BrokerSettings | str) -> Resources:
+        """The connections, made on first use (on the first `broker` asked for)."""
         with self._lock:
             if self._resources is None:
-                self._resources = Resources(redis_url)
+                self._resources = Resources(broker)
             return self._resources
 
     @property
@@ -214,9 +230,9 @@ def _fresh_in_child() -> None:
 os.register_at_fork(after_in_child=_fresh_in_child)
 
 
-def process_resources(redis_url: str) -> Resources:
+def process_resources(broker: BrokerSettings | str) -> Resources:
     """This process's resources (new in a process forked from one that had some)."""
-    return current().resources(redis_url)
+    return current().resources(broker)
 
 
 def close_process_resources() -> None:

@@ -220,3 +220,37 @@ def test_the_offline_override_uses_only_licmon_offline_images() -> None:
         services["worker"]["environment"]["LICMON_INFLUXDB_PASSWORD"]
         == (SECRETS["INFLUXDB_PASSWORD"])
     )
+
+
+SENTINEL_FILE = ("deploy/sentinel/docker-compose.sentinel.yml",)
+
+
+def test_the_sentinel_override_points_every_licmon_process_at_the_sentinels() -> None:
+    env = SECRETS | {"SENTINEL_PASSWORD": "s3ntinel-pass"}
+    services = rendered("zone", "observe", env=env, files=SENTINEL_FILE)["services"]
+    # The base file keeps one Redis; the override adds the replica and three sentinels.
+    assert "redis-replica" not in rendered()["services"]
+    assert {"redis", "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"} <= set(services)
+    password = SECRETS["REDIS_PASSWORD"]
+    for name in ("beat", "worker", "worker-zone", "flower", "exporter"):
+        environment = services[name]["environment"]
+        broker = environment["LICMON_BROKER_URL"]
+        assert broker == ";".join(
+            f"sentinel://:{password}@sentinel-{n}:26379/0" for n in (1, 2, 3)
+        ), name
+        assert environment["LICMON_RESULT_BACKEND"] == broker.replace("/0", "/1"), name
+        assert environment["LICMON_BROKER_SENTINEL_MASTER_NAME"] == "licmon", name
+        assert environment["LICMON_BROKER_SENTINEL_PASSWORD"] == "s3ntinel-pass", name
+        assert {"sentinel-1", "sentinel-2", "sentinel-3"} <= set(services[name]["depends_on"])
+    # A config loads with that environment alone, and Celery's options name the master.
+    from licmon.config import load_config_text
+    from licmon.plugins import PLUGINS
+    from worker.settings import celery_settings
+
+    config = load_config_text("licmon: {}", env=services["worker"]["environment"], plugins=PLUGINS)
+    assert config.broker.sentinel is not None and config.broker.sentinel.master_name == "licmon"
+    assert celery_settings(config)["broker_transport_options"]["master_name"] == "licmon"
+    # No password on a command line: the sentinels write theirs into their own volume.
+    for name in ("redis-replica", "sentinel-1"):
+        assert "s3ntinel-pass" not in " ".join(services[name]["command"])
+        assert password not in " ".join(services[name]["command"])

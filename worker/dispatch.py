@@ -21,10 +21,11 @@ from typing import Any
 import redis
 from celery import Celery
 
+from licmon.redis_connect import is_redis
 from licmon.state.pending import Outcome
 from licmon.state.queues import fetch_queue, task_ids
 from worker import runtime
-from worker.settings import FETCH_TASK, is_redis
+from worker.settings import FETCH_TASK
 
 log = logging.getLogger("licmon.dispatch")
 

@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import redis
 
 from licmon.config.model import MonitorConfig
+from licmon.redis_connect import is_redis, tls_problem
+from licmon.redis_connect import where as redis_where
 from licmon.resources import current
 
 log = logging.getLogger("licmon.broker")
 # A worker or beat that refuses to start because its broker would lose what it holds.
 EXIT_NOT_PERSISTENT = 3
+# A worker or beat whose broker's TLS handshake failed on a certificate: a configuration
+# error, as a bad config file is (worker/runtime.py).
+EXIT_BAD_CERTIFICATE = 2
 
 
 @dataclass(frozen=True)
@@ -46,16 +51,9 @@ def read_persistence(client: redis.Redis) -> Persistence:
     return Persistence(aof=aof, rdb=bool(str(save).strip()))
 
 
-def where(url: str) -> str:
-    """host:port/db of a Redis URL, without its password."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{host}{port}{parts.path or ''}"
-
-
-def verdict(found: Persistence, url: str) -> str | None:
-    """The warning for `found`, or None when the Redis is persistent."""
+def verdict(found: Persistence, place: str) -> str | None:
+    """The warning for `found` (`place`: the broker as `redis_connect.where` names it), or
+    None when the Redis is persistent."""
     if found.persistent:
         return None
     snapshots = (
@@ -64,7 +62,7 @@ def verdict(found: Persistence, url: str) -> str | None:
         else "no RDB snapshots"
     )
     return (
-        f"the broker's Redis ({where(url)}) has no append-only file (AOF) and {snapshots}: "
+        f"the broker's Redis ({place}) has no append-only file (AOF) and {snapshots}: "
         "queued checks, retries waiting for their countdown, claims, rate limits and dead "
         "letters will be lost when it restarts (start it with 'appendonly yes')"
     )
@@ -78,23 +76,52 @@ def check_broker_persistence(config: MonitorConfig, client: redis.Redis, role: s
         return
     process.persistence_checked = True
     url = config.broker.url.get_secret_value()
-    if not url.startswith(("redis://", "rediss://", "unix://")):
+    if not is_redis(url):
         return  # the demo's embedded broker: nothing survives it anyway, by design
     try:
-        found = read_persistence(client)
+        found = read_or_refuse(config, client, role)
     except redis.RedisError as exc:
-        problem = f"cannot ask the broker's Redis ({where(url)}) about its persistence: {exc}"
+        place = redis_where(config.broker)
+        problem = f"cannot ask the broker's Redis ({place}) about its persistence: {exc}"
         if config.broker.require_persistence:
             refuse(role, problem)
         log.warning("%s; not checked", problem)
         return
-    message = verdict(found, url)
+    message = verdict(found, redis_where(config.broker))
     if message is None:
         log.info("broker persistence: %s", "AOF" if found.aof else "RDB snapshots")
     elif config.broker.require_persistence:
         refuse(role, message)
     else:
         log.warning("%s; licmon.broker.requirePersistence: true refuses to start instead", message)
+
+
+def read_or_refuse(config: MonitorConfig, client: redis.Redis, role: str) -> Persistence:
+    """The broker's persistence; exit when the TLS handshake fails on a certificate. Such a
+    failure is asked once more a second later: a Redis restarting in that instant (its
+    connection closed mid-handshake) is not taken for one that refuses us."""
+    try:
+        return read_persistence(client)
+    except redis.RedisError as exc:
+        if tls_problem(exc, config.broker) is None:
+            raise
+    time.sleep(1)
+    try:
+        return read_persistence(client)
+    except redis.RedisError as again:
+        refuse_certificate(config, role, again)
+        raise
+
+
+def refuse_certificate(config: MonitorConfig, role: str, error: BaseException) -> None:
+    """Exit (2, as a bad config does) when the broker's TLS handshake failed on a
+    certificate: no retry can fix a wrong CA file or a refused client certificate, and a
+    worker retrying forever looks alive while it checks nothing."""
+    problem = tls_problem(error, config.broker)
+    if problem is None:
+        return
+    print(f"licmon {role}: cannot start: {problem}", file=sys.stderr)
+    raise SystemExit(EXIT_BAD_CERTIFICATE)
 
 
 def refuse(role: str, reason: str) -> None:

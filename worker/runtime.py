@@ -43,7 +43,7 @@ def config() -> MonitorConfig:
 
 
 def resources() -> Resources:
-    return process_resources(config().broker.url.get_secret_value())
+    return process_resources(config().broker)
 
 
 def claims() -> Claims:

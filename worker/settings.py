@@ -15,7 +15,7 @@ from typing import Any
 
 from kombu import Queue
 
-from licmon import lifetimes
+from licmon import lifetimes, redis_connect
 from licmon.config import reliability
 from licmon.config.model import MonitorConfig, RetryPolicy
 from licmon.plugins import DESTINATIONS
@@ -126,19 +126,20 @@ def beat_state_file() -> str:
     return str(path)
 
 
-def is_redis(url: str) -> bool:
-    return url.startswith(("redis://", "rediss://", "unix://"))
-
-
 def celery_settings(config: MonitorConfig) -> dict[str, Any]:
     broker_url = config.broker.url.get_secret_value()
     # Only Redis has a visibility timeout; the demo's embedded SQLite transport refuses it.
-    transport = transport_options(config) if is_redis(broker_url) else {}
+    # TLS and Sentinel come from the one place every Redis connection is built.
+    transport = (
+        transport_options(config) | redis_connect.broker_transport_options(config.broker)
+        if redis_connect.is_redis(broker_url)
+        else {}
+    )
     limits = config.broker.time_limits
     events = config.broker.task_events
-    return {
+    return redis_connect.celery_options(config.broker) | {
         "broker_url": broker_url,
-        "result_backend": config.broker.result_backend.get_secret_value(),
+        "result_backend": redis_connect.result_backend_url(config.broker),
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": transport,
         # Results are for Flower and `licmon` to inspect, not an archive. Deliveries store

@@ -65,7 +65,7 @@ def check_all(
 
     checked_at = datetime.now(UTC)
     # Connections live for this run only; Redis is not touched unless a kind asks.
-    connections = Resources(config.broker.url.get_secret_value())
+    connections = Resources(config.broker)
     futures = bounded_map(
         lambda site: check_site(kind, site, connections, checked_at, config), sites, deadline
     )

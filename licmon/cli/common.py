@@ -16,7 +16,15 @@ if TYPE_CHECKING:
     from licmon.config import MonitorConfig
 
 T = TypeVar("T")
-__all__ = ["add_config_option", "aligned", "is_redis", "load_or_report", "read_state"]
+__all__ = [
+    "add_config_option",
+    "aligned",
+    "is_redis",
+    "load_or_report",
+    "open_redis",
+    "read_state",
+    "redis_problem",
+]
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
@@ -45,8 +53,24 @@ def load_or_report(args: argparse.Namespace) -> MonitorConfig | None:
 
 
 def is_redis(config: MonitorConfig) -> bool:
-    url = config.broker.url.get_secret_value()
-    return url.startswith(("redis://", "rediss://", "unix://"))
+    from licmon.redis_connect import is_redis as redis_url
+
+    return redis_url(config.broker.url.get_secret_value())
+
+
+def open_redis(config: MonitorConfig, timeout: float = 10) -> redis.Redis:
+    """The broker's Redis as the CLI reads it (TLS, Sentinel: licmon.redis_connect)."""
+    from licmon.redis_connect import client
+
+    return client(config.broker, socket_timeout=timeout, socket_connect_timeout=timeout / 2)
+
+
+def redis_problem(config: MonitorConfig, exc: BaseException) -> str:
+    """A Redis error in words: the certificate file at fault when it is one, else
+    redis-py's message (it names host and port, never the URL's password)."""
+    from licmon.redis_connect import tls_problem
+
+    return tls_problem(exc, config.broker) or str(exc)
 
 
 def read_state(
@@ -62,13 +86,12 @@ def read_state(
         scheme = config.broker.url.get_secret_value().split(":", 1)[0]
         print(f"licmon {command}: the broker is {scheme}://, not Redis: no state", file=sys.stderr)
         return None
-    url = config.broker.url.get_secret_value()
-    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout / 2)
+    client = open_redis(config, timeout)
     try:
         return read(client)
     except redis.RedisError as exc:
-        # The message names host and port, never the URL's password.
-        print(f"licmon {command}: cannot read Redis: {exc}", file=sys.stderr)
+        print(f"licmon {command}: cannot read Redis: {redis_problem(config, exc)}",
+              file=sys.stderr)  # fmt: skip
         return None
     finally:
         client.close()

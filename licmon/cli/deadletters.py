@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from licmon.cli.common import add_config_option, load_or_report
+from licmon.cli.common import add_config_option, is_redis, load_or_report, open_redis, redis_problem
 from licmon.cli.exit_codes import exit_help
 
 if TYPE_CHECKING:
@@ -85,12 +85,11 @@ def run(args: argparse.Namespace) -> int:
     config = load_or_report(args)
     if config is None:
         return EXIT_CONFIG
-    url = config.broker.url.get_secret_value()
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        scheme = url.split(":", 1)[0]
+    if not is_redis(config):
+        scheme = config.broker.url.get_secret_value().split(":", 1)[0]
         print(f"licmon deadletters: the broker is {scheme}://, not Redis: no list", file=sys.stderr)
         return EXIT_UNREACHABLE
-    client = redis.Redis.from_url(url)
+    client = open_redis(config)
     letters = DeadLetters(client)
     try:
         if args.replay:
@@ -99,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         total = letters.count()
         cleared = letters.clear() if args.clear else 0
     except redis.RedisError as exc:
-        print(f"licmon deadletters: cannot read Redis: {exc}", file=sys.stderr)
+        problem = redis_problem(config, exc)
+        print(f"licmon deadletters: cannot read Redis: {problem}", file=sys.stderr)
         return EXIT_UNREACHABLE
     if args.json:
         print(json.dumps([entry.to_json() for entry in entries], indent=2))

@@ -19,7 +19,7 @@ import sys
 import threading
 from types import FrameType
 
-from licmon.cli.common import add_config_option, load_or_report
+from licmon.cli.common import add_config_option, is_redis, load_or_report, open_redis, redis_problem
 from licmon.cli.exit_codes import exit_help
 
 EXIT_STOPPED, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 2, 3
@@ -52,17 +52,17 @@ def run(args: argparse.Namespace) -> int:
     config = load_or_report(args)
     if config is None:
         return EXIT_CONFIG
-    url = config.broker.url.get_secret_value()
-    if not url.startswith(("redis://", "rediss://", "unix://")):
+    if not is_redis(config):
+        url = config.broker.url.get_secret_value()
         print(f"licmon exporter: the broker is {url.split(':', 1)[0]}://, not Redis: no state",
               file=sys.stderr)  # fmt: skip
         return EXIT_CONFIG
-    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    client = open_redis(config, timeout=5)
     try:
         client.ping()
     except redis.RedisError as exc:
-        # redis-py's message names host and port, never the URL's password.
-        print(f"licmon exporter: cannot reach Redis: {exc}", file=sys.stderr)
+        problem = redis_problem(config, exc)
+        print(f"licmon exporter: cannot reach Redis: {problem}", file=sys.stderr)
         return EXIT_UNREACHABLE
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FleetCollector(client, config))

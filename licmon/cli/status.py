@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from licmon.cli.common import is_redis, load_or_report, read_state
 from licmon.cli.deadline import Deadline, bounded_call
@@ -32,7 +33,10 @@ from licmon.cli.kinds import (
     print_report,
     sites_checked,
 )
-from licmon.views import EXIT_UNKNOWN, stale_at
+from licmon.views import EXIT_UNKNOWN, Report, stale_at
+
+if TYPE_CHECKING:
+    from licmon.config import MonitorConfig
 
 __all__ = ["register", "run", "stale_at"]
 
@@ -79,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
     future = bounded_call(
         lambda: read_state(
             config,
-            lambda client: kind.status_report(client, config, sites, now, limits),
+            lambda client: with_master(
+                kind.status_report(client, config, sites, now, limits), client, config
+            ),
             "status",
             timeout=min(10, args.timeout),
         ),
@@ -99,3 +105,22 @@ def run(args: argparse.Namespace) -> int:
     if report is None:
         return EXIT_UNKNOWN
     return print_report(kind, report, args.json, f"{len(sites)} sites read")
+
+
+def with_master(report: Report, client: Any, config: MonitorConfig) -> Report:
+    """With Sentinel, the report names the master the sentinels name now (an operator
+    checking a failover asks `licmon status` first): a `broker` entry in the JSON, a line
+    after the table. Unchanged for a plain Redis."""
+    from dataclasses import replace
+
+    from licmon.redis_connect import master_address, where
+
+    address = master_address(client)
+    if address is None:
+        return report
+    host, port = address
+    line = f"broker: {where(config.broker)} is {host}:{port}"
+    document = report.document
+    if isinstance(document, dict):
+        document = document | {"broker": {"master": f"{host}:{port}", "via": where(config.broker)}}
+    return replace(report, document=document, table=f"{report.table}\n{line}".lstrip("\n"))

@@ -11,6 +11,8 @@ Secret environment variables (each destination declares its own in `env_secrets`
   LICMON_STATUS_WEBHOOK_URL_<N>, LICMON_ALERT_WEBHOOK_URL_<N>   webhook URLs (1-based)
   LICMON_APPRISE_URL_<N>                               Apprise URLs (1-based)
   LICMON_BROKER_URL, LICMON_RESULT_BACKEND             Celery broker and result backend
+  LICMON_BROKER_SENTINEL_PASSWORD                      the Redis sentinels' own password
+  LICMON_BROKER_SENTINEL_MASTER_NAME                   the master's name (not a secret)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from licmon.config.alerts import build_alerts
+from licmon.config.broker import build_broker
 from licmon.config.build import Build
 from licmon.config.env import EnvOverlay
 from licmon.config.errors import ConfigError, Problem, Problems, cap, clean_key
@@ -76,6 +79,9 @@ def load_config_text(
     overlay = EnvOverlay(raw, env)
     overlay.put("LICMON_BROKER_URL", "licmon", "broker", "url")
     overlay.put("LICMON_RESULT_BACKEND", "licmon", "broker", "resultBackend")
+    overlay.put("LICMON_BROKER_SENTINEL_PASSWORD", "licmon", "broker", "sentinel", "password")
+    # Not a secret: from the environment too, so one config file serves both layouts.
+    overlay.put("LICMON_BROKER_SENTINEL_MASTER_NAME", "licmon", "broker", "sentinel", "masterName")
     for plugin in (*plugins.destinations, *plugins.kinds):
         plugin.env_secrets(overlay)
 
@@ -121,6 +127,7 @@ def load_config_text(
     limits = _time_limits(document, policy, plugins, sites)
     alerts = build_alerts(ours.alerts, build, plugins.templates(), plugins.template_fields())
     check_visibility(ours.broker.visibilityTimeoutSeconds, policy, limits, problems)
+    connection = build_broker(ours.broker, build, zoned=any(site.zone for site in sites))
     problems.raise_if_any(source)
     return MonitorConfig(
         sites=sites,
@@ -131,12 +138,14 @@ def load_config_text(
         date_order=DateOrder(ours.dateOrder),
         retry=policy,
         broker=BrokerSettings(
-            url=ours.broker.url,
-            result_backend=ours.broker.resultBackend,
+            url=connection.url,
+            result_backend=connection.result_backend,
             task_events=ours.broker.taskEvents,
             visibility_timeout=ours.broker.visibilityTimeoutSeconds,
             require_persistence=ours.broker.requirePersistence,
             time_limits=limits,
+            tls=connection.tls,
+            sentinel=connection.sentinel,
         ),
         beat=BeatSettings(lease_seconds=ours.beat.leaseSeconds),
         alerts=alerts,

@@ -83,6 +83,25 @@ class TimeLimits:
 
 
 @dataclass(frozen=True)
+class BrokerTls:
+    """`licmon.broker.tls`: the files a `rediss://` (or Sentinel over TLS) connection uses.
+    The broker's certificate is always verified; None: the system's CA certificates."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class BrokerSentinel:
+    """`licmon.broker.sentinel`, for `sentinel://` URLs: which master to follow, and the
+    sentinels' own password (the data nodes' is the URL's)."""
+
+    master_name: str
+    password: SecretStr | None = None
+
+
+@dataclass(frozen=True)
 class BrokerSettings:
     url: SecretStr
     result_backend: SecretStr
@@ -94,6 +113,11 @@ class BrokerSettings:
     require_persistence: bool
     # Derived from the timeouts and the quick-retry window (licmon.config.reliability).
     time_limits: TimeLimits
+    # TLS files when a URL is `rediss://` (or Sentinel with licmon.broker.tls); None: plain
+    # text, or `rediss://` verified against the system's CAs.
+    tls: BrokerTls | None = None
+    # Set when a URL is `sentinel://`.
+    sentinel: BrokerSentinel | None = None
 
 
 @dataclass(frozen=True)

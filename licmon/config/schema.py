@@ -24,6 +24,7 @@ from licmon.config.fields import (
     QuickWindow,
     RetryCount,
     Seconds,
+    Secret,
     ServiceUrl,
     SiteName,
     Switch,
@@ -98,6 +99,23 @@ class SiteEntry(Section):
     # Each check kind adds its own sections here (`CheckKind.site_sections`).
 
 
+class BrokerTlsSection(Section):
+    """`licmon.broker.tls`: for `rediss://` (and Sentinel over TLS). The broker's
+    certificate is always verified: against `caFile`, or the system's CAs without it."""
+
+    caFile: FilePath | None = None
+    certFile: FilePath | None = None
+    keyFile: FilePath | None = None
+
+
+class BrokerSentinelSection(Section):
+    """`licmon.broker.sentinel`: for `sentinel://host:26379;sentinel://...` URLs. The data
+    nodes' password stays in the URL, as kombu reads it; this one is the sentinels' own."""
+
+    masterName: Text | None = None
+    password: Secret | None = None
+
+
 class BrokerSection(Section):
     url: ServiceUrl = SecretStr(DEFAULT_BROKER_URL)
     resultBackend: ServiceUrl = SecretStr(DEFAULT_RESULT_BACKEND)
@@ -109,6 +127,8 @@ class BrokerSection(Section):
     visibilityTimeoutSeconds: VisibilityTimeout = 600.0
     # Refuse to start, instead of warning, when the broker's Redis persists nothing.
     requirePersistence: Switch = False
+    tls: BrokerTlsSection = BrokerTlsSection()
+    sentinel: BrokerSentinelSection = BrokerSentinelSection()
 
 
 class Retries(Section):
