@@ -172,5 +172,3 @@ def monitoring(url: str) -> Iterator[RedisCommands]:
         yield counter
     finally:
         counter.stop()
-
-
