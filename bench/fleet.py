@@ -3,6 +3,12 @@ delivery worker and a beat, all on this machine; then the same with one zone's w
 stopped, and again once it is back.
 
     python bench/fleet.py [--sites 500] [--zones 3] [--rounds 2]
+        [--qrs-delay 0.25] [--webhook-delay 0.05] [--pool threads] [--zone-concurrency 32]
+        [--central-concurrency 32] [--no-outage]
+
+`--qrs-delay` makes every simulated QRS answer after that many seconds and `--webhook-delay`
+every webhook, as across a WAN to a busy server; "tick -> last delivery" then ends when
+the receiver answers the site's last call (its arrival plus the delay).
 
 Every site's license has 30 days left, so each check delivers a status and an alert: two
 webhook calls, timed by the receiver as they arrive. All sites tick together
@@ -54,9 +60,10 @@ class Arrivals:
     """Wall-clock arrival of every webhook call, by check id (the receiver stamps
     time.monotonic(); this process converts)."""
 
-    def __init__(self, receiver: HttpReceiver) -> None:
+    def __init__(self, receiver: HttpReceiver, answer_delay: float = 0.0) -> None:
         self.receiver = receiver
-        self.offset = time.time() - time.monotonic()
+        # A call is delivered when the receiver answers it: its arrival plus the delay.
+        self.offset = time.time() - time.monotonic() + answer_delay
 
     def by_check(self) -> dict[str, list[float]]:
         found: dict[str, list[float]] = defaultdict(list)
@@ -117,7 +124,9 @@ def wait_for_tick(tick: datetime) -> None:
 
 
 @contextmanager
-def fleet(root: Path, sites: int, zones: int) -> Any:
+def fleet(
+    root: Path, sites: int, zones: int, qrs_delay: float = 0.0, webhook_delay: float = 0.0
+) -> Any:
     raise_descriptor_limit()
     with ExitStack() as stack:
         redis_server = RedisServer()
@@ -125,9 +134,17 @@ def fleet(root: Path, sites: int, zones: int) -> Any:
         stack.callback(redis_server.stop)
         certs = ensure_qlik_certs(root / "certs")
         names = [f"s{i:04d}" for i in range(sites)]
-        specs = [SiteSpec(n, license=SimulatedLicense(valid_to=[in_days(30)])) for n in names]
+        license_ = SimulatedLicense(valid_to=[in_days(30)])
+        if qrs_delay:
+            specs = [
+                SiteSpec(n, license=license_, fault="slow", slow_seconds=qrs_delay) for n in names
+            ]
+        else:
+            specs = [SiteSpec(n, license=license_) for n in names]
         simulator = stack.enter_context(run_simulator(specs, certs))
         receiver = stack.enter_context(contextmanager(run_receiver)())
+        for path in ("/status", "/alert"):
+            receiver.on(path, delay=webhook_delay)
         zone_of = {name: f"z{index % zones}" for index, name in enumerate(names)}
         document = fleet_document(certs, simulator, receiver, "/status", zone_of, FREQUENCY)
         notification = document["Butler"]["webhookNotification"]
@@ -140,7 +157,7 @@ def fleet(root: Path, sites: int, zones: int) -> Any:
         document["licmon"]["retries"] = {}
         deployment = on_own_redis(Deployment(root, document), redis_server)
         stack.callback(deployment.stop_all)
-        yield deployment, redis_server, Arrivals(receiver), zone_of
+        yield deployment, redis_server, Arrivals(receiver, webhook_delay), zone_of
 
 
 def main() -> int:
@@ -149,12 +166,24 @@ def main() -> int:
     parser.add_argument("--zones", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2, help="measured ticks per phase")
     parser.add_argument("--zone-concurrency", type=int, default=4, help="threads per zone worker")
-    parser.add_argument("--central-concurrency", type=int, default=4, help="prefork children")
+    parser.add_argument("--central-concurrency", type=int, default=4)
+    parser.add_argument("--central-pool", default="prefork", help="the delivery worker's pool")
+    parser.add_argument("--qrs-delay", type=float, default=0.0, help="seconds per QRS answer")
+    parser.add_argument("--webhook-delay", type=float, default=0.0, help="seconds per webhook")
+    parser.add_argument("--no-outage", action="store_true", help="skip the stopped-zone phase")
     args = parser.parse_args()
-    report: dict[str, Any] = {"sites": args.sites, "zones": args.zones, "frequency": FREQUENCY}
+    report: dict[str, Any] = {
+        "sites": args.sites,
+        "zones": args.zones,
+        "frequency": FREQUENCY,
+        "qrs_delay_s": args.qrs_delay,
+        "webhook_delay_s": args.webhook_delay,
+        "zone_workers": f"threads -c {args.zone_concurrency} each",
+        "central_worker": f"{args.central_pool} -c {args.central_concurrency}",
+    }
     with (
         tempfile.TemporaryDirectory(prefix="licmon-fleet-") as folder,
-        fleet(Path(folder), args.sites, args.zones) as (
+        fleet(Path(folder), args.sites, args.zones, args.qrs_delay, args.webhook_delay) as (
             deployment,
             redis_server,
             arrivals,
@@ -172,7 +201,7 @@ def main() -> int:
             )
             for zone in sorted(zones)
         }
-        deployment.start_worker(args.central_concurrency)
+        deployment.start_worker(args.central_concurrency, "--pool", args.central_pool)
         deployment.start_beat(own_state=True)
         # The startup check of every site warms connections and imports; not measured.
         wait_until = time.monotonic() + 300
@@ -206,6 +235,9 @@ def main() -> int:
             "keys_in_broker_db": int(state.dbsize()),
         }
 
+        if args.no_outage:
+            print(json.dumps(report, indent=2))
+            return 0
         stopped = sorted(zones)[-1]
         deployment.stop(workers[stopped])
         up = everyone - {stopped}

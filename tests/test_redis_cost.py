@@ -44,9 +44,7 @@ def costed(
             rate_limit=0,
         )
         document["licmon"].setdefault("broker", {})["taskEvents"] = False
-        deployment = on_own_redis(
-            Deployment(tmp_path_factory.mktemp("cost"), document), own_redis
-        )
+        deployment = on_own_redis(Deployment(tmp_path_factory.mktemp("cost"), document), own_redis)
         deployment.start_worker(2)
         try:
             yield deployment

@@ -17,8 +17,6 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-
 from licmon.checks.access_license.history import forecasts_of
 from licmon.core.access_license import COUNTED_TYPES, AccessStatus, Minimum, low_types
 from licmon.core.access_payloads import licenses_document
@@ -41,6 +39,7 @@ from licmon.views import (
 
 if TYPE_CHECKING:
     import redis
+    from prometheus_client.core import Metric
 
     from licmon.checks.base import StateReader
     from licmon.config.model import MonitorConfig, Site
@@ -316,6 +315,8 @@ def metrics(
     """Each access type's numbers of the last successful access check, Butler's field names
     (`qlik_sense_access_license_available{license_type="professional"}`), and the forecast
     of when `available` reaches zero."""
+    from prometheus_client.core import GaugeMetricFamily
+
     checked = [site for site in config.sites if site.name in states]
     if not checked:
         return []

@@ -26,14 +26,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING, Any
 
 from licmon.core.source import SourceError
 from licmon.core.text import printable
+
+if TYPE_CHECKING:
+    # Imported where certificates are parsed: cryptography's x509 costs a process about
+    # 7 MB, which a deployment that checks no certificate does not pay.
+    from cryptography import x509
 
 # A PEM file holding a client certificate and its chain is a few kilobytes; anything this
 # large is not one, and is not read into memory.
@@ -74,6 +75,8 @@ class CertificateInfo:
 
     @classmethod
     def from_certificate(cls, cert: x509.Certificate) -> CertificateInfo:
+        from cryptography.hazmat.primitives import hashes
+
         return cls(
             subject=_display_name(cert.subject),
             issuer=_display_name(cert.issuer),
@@ -264,6 +267,8 @@ def _handshake_error(source: str, exc: ssl.SSLError) -> CertificateReadError:
 
 def _peer_chain(source: str, tls: ssl.SSLSocket) -> list[CertificateInfo]:
     """The certificates the peer sent, leaf first, unverified; [] when none arrived."""
+    from cryptography import x509
+
     ders = _ders(tls)
     return _infos(source, lambda: [x509.load_der_x509_certificate(der) for der in ders])
 
@@ -304,6 +309,8 @@ def read_pem_file(path: Path, *, label: str = "certificate file") -> list[Certif
     data = _read_small_file(source, path)
     if not data.strip():
         raise CertificateReadError("no_certificate", source, "the file is empty")
+    from cryptography import x509
+
     try:
         certs = x509.load_pem_x509_certificates(data)
     except ValueError:
@@ -334,6 +341,8 @@ def _read_small_file(source: str, path: Path) -> bytes:
 
 
 def _display_name(name: x509.Name) -> str:
+    from cryptography.x509.oid import NameOID
+
     common_names = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     text = common_names[0].value if common_names else name.rfc4514_string()
     if isinstance(text, bytes):  # only for odd attribute encodings

@@ -12,8 +12,6 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-
 from licmon.checks.certificate.status import CertificateStatus, days_until
 from licmon.core.digest import DigestRow
 from licmon.plugin_output import Finding, Perf, summary
@@ -37,6 +35,7 @@ from licmon.views import (
 
 if TYPE_CHECKING:
     import redis
+    from prometheus_client.core import Metric
 
     from licmon.config.model import MonitorConfig, Site
     from licmon.state.fleet import SiteState
@@ -254,6 +253,8 @@ def recounted(status: CertificateStatus, now: datetime) -> list[dict[str, Any]]:
 def metrics(
     config: MonitorConfig, states: Mapping[str, SiteState | None], now: datetime
 ) -> Iterable[Metric]:
+    from prometheus_client.core import GaugeMetricFamily
+
     labels = ["site", "zone", "endpoint", "subject"]
     expiry = GaugeMetricFamily(
         "qlik_sense_certificate_expiry_timestamp_seconds",

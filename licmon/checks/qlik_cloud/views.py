@@ -12,8 +12,6 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-
 from licmon.checks.qlik_cloud.status import CloudStatus, days_until
 from licmon.core.digest import DigestRow
 from licmon.plugin_output import Finding, Perf, summary
@@ -39,6 +37,7 @@ from licmon.views import (
 
 if TYPE_CHECKING:
     import redis
+    from prometheus_client.core import Metric
 
     from licmon.config.model import MonitorConfig, Site
     from licmon.state.fleet import SiteState
@@ -258,6 +257,8 @@ def status_report(
 def metrics(
     config: MonitorConfig, states: Mapping[str, SiteState | None], now: datetime
 ) -> Iterable[Metric]:
+    from prometheus_client.core import GaugeMetricFamily
+
     labels = ["tenant", "zone"]
     ends = GaugeMetricFamily(
         "qlik_cloud_license_expiry_timestamp_seconds",

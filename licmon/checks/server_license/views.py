@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-
 from licmon.core.digest import DigestRow, Standing, license_row
 from licmon.core.server_license import LicenseStatus
 from licmon.plugin_output import Finding, Perf, summary
@@ -33,6 +31,7 @@ from licmon.views import (
 
 if TYPE_CHECKING:
     import redis
+    from prometheus_client.core import Metric
 
     from licmon.config.model import MonitorConfig, Site
     from licmon.state.fleet import SiteState
@@ -271,6 +270,8 @@ def metrics(
     answering does not hide an expiry. Days left are recomputed at scrape time from the
     expiry date (UTC calendar days, as licmon/core/expiry.py counts them), so they go on
     counting down between checks; the expiry timestamp is the expiry date at 00:00 UTC."""
+    from prometheus_client.core import GaugeMetricFamily
+
     today = now.astimezone(UTC).date()
     expiry = GaugeMetricFamily(
         "qlik_sense_license_expiry_timestamp_seconds",
