@@ -111,7 +111,11 @@ class Watchdog:
                     target=self._run, name="http-deadlines", daemon=True
                 )
                 self._thread.start()
-            self._wake.notify()
+            # Woken only when this deadline is now the nearest: the thread already sleeps
+            # until an earlier one otherwise (one wake-up per call costs a thread switch,
+            # and the GIL, on every HTTP call of a threads pool).
+            if self._heap[0][2] is watch:
+                self._wake.notify()
 
     def _run(self) -> None:
         while True:
