@@ -28,6 +28,9 @@ EXIT_NOT_PERSISTENT = 3
 # A worker or beat whose broker's TLS handshake failed on a certificate: a configuration
 # error, as a bad config file is (worker/runtime.py).
 EXIT_BAD_CERTIFICATE = 2
+# The oldest Redis the claims run on: a claim is one `SET key owner NX PX ms GET`, and NX
+# with GET is Redis 7.0's (licmon/claims.py). An older one refuses it on every task.
+OLDEST_REDIS = (7, 0)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,10 @@ def check_broker_persistence(config: MonitorConfig, client: redis.Redis, role: s
             refuse(role, problem)
         log.warning("%s; not checked", problem)
         return
+    too_old = version_problem(_version(client), redis_where(config.broker))
+    if too_old is not None:
+        print(f"licmon {role}: cannot start: {too_old}", file=sys.stderr)
+        raise SystemExit(EXIT_NOT_PERSISTENT)
     message = verdict(found, redis_where(config.broker))
     if message is None:
         log.info("broker persistence: %s", "AOF" if found.aof else "RDB snapshots")
@@ -94,6 +101,27 @@ def check_broker_persistence(config: MonitorConfig, client: redis.Redis, role: s
         refuse(role, message)
     else:
         log.warning("%s; licmon.broker.requirePersistence: true refuses to start instead", message)
+
+
+def _version(client: redis.Redis) -> str:
+    try:
+        return str(client.info("server").get("redis_version", ""))
+    except redis.RedisError:
+        return ""  # not asked: the first claim says it, if it must
+
+
+def version_problem(version: str, place: str) -> str | None:
+    """Why a Redis of `version` cannot be the broker, or None (also when unknown)."""
+    try:
+        found = tuple(int(part) for part in version.split(".")[:2])
+    except ValueError:
+        return None
+    if len(found) < 2 or found >= OLDEST_REDIS:
+        return None
+    return (
+        f"the broker's Redis ({place}) is version {version}; licmon needs Redis "
+        f"{OLDEST_REDIS[0]}.{OLDEST_REDIS[1]} or later (a claim is one SET ... NX GET)"
+    )
 
 
 def read_or_refuse(config: MonitorConfig, client: redis.Redis, role: str) -> Persistence:
