@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -341,6 +342,16 @@ def fetch(site: str, check_id: str, tick: str) -> Any:
     )
 
 
+# CPython 3.11's ast.literal_eval is not thread-safe (gh-106905: "AST constructor recursion
+# depth mismatch" when two threads parse at once); tests that check sites in parallel share it.
+_LITERAL_EVAL = threading.Lock()
+
+
+def _literal(value: str) -> Any:
+    with _LITERAL_EVAL:
+        return ast.literal_eval(value)
+
+
 _SUCCEEDED = re.compile(r"Task deliver\.\w+\[([^\]]+)\] succeeded in [\d.e-]+s: (.*)$", re.M)
 
 
@@ -354,8 +365,7 @@ def deliveries_done(
 
     def done() -> dict[str, Any]:
         returned = {
-            task_id: ast.literal_eval(value)
-            for task_id, value in _SUCCEEDED.findall(deployment.logs())
+            task_id: _literal(value) for task_id, value in _SUCCEEDED.findall(deployment.logs())
         }
         found = {
             delivery["target"]: returned[delivery["taskId"]]
