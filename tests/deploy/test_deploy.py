@@ -343,10 +343,18 @@ def active_slow_fetch(stack: Stack) -> tuple[str, str, str] | None:
 
 
 def task_check_id(stack: Stack, task_id: str, timeout: float) -> str:
-    """The check id a fetch task ran as, from its result (waits for it)."""
-    beat = stack.running("beat")[0]["Name"]
-    done = stack.exec_in(beat, "celery", "-A", "worker", "result", task_id, timeout=timeout)
-    return re.search(r"'checkId': '([^']+)'", done.stdout).group(1)
+    """The check id a fetch task ran as, from the worker's log line for its success (waits
+    for it): a scheduled check stores no result (docs/operations.md)."""
+    succeeded = re.compile(
+        rf"license\.fetch\[{re.escape(task_id)}\] succeeded in [\d.e-]+s: \{{'checkId': '([^']+)'"
+    )
+
+    def ran_as() -> str | None:
+        logs = stack.compose("logs", "--no-log-prefix", "worker", check=False).stdout
+        found = succeeded.search(logs)
+        return found.group(1) if found else None
+
+    return wait_for(f"task {task_id} to succeed", ran_as, timeout=timeout, every=2)
 
 
 def test_kill_9_of_a_worker_mid_check_loses_nothing(stack: Stack) -> None:
