@@ -358,14 +358,16 @@ def latency_and_commands(
     rounds: int,
     count_checks: int,
     services: set[int],
+    events: bool = True,
 ) -> dict[str, Any]:
     """Per pool, `rounds` rounds of pipeline then bare app (alternating, so that a change
-    in the machine's load hits both), `checks` checks in all per app. Commands are counted
-    with the first pool, beside its first round."""
+    in the machine's load hits both), `checks` checks in all per app, both with task events
+    `events` (Celery's events cost the same in both: 4 PUBLISHes and their serialising per
+    task). Commands are counted with the first pool, beside its first round, both ways."""
     latency: dict[str, Any] = {}
     commands: dict[str, Any] = {}
     per_round = max(1, checks // rounds)
-    with estate(root, sites=1, status_hooks=3, alert_hooks=3, task_events=True) as world:
+    with estate(root, sites=1, status_hooks=3, alert_hooks=3, task_events=events) as world:
         # The bare app writes into the database the pipeline's writer would create.
         world.influx.query(f'CREATE DATABASE "{INFLUX_DB}" WITH DURATION 10d NAME "10d"')
         overheads = harness_overheads(world)
@@ -387,26 +389,27 @@ def latency_and_commands(
                     commands["pipeline, taskEvents true"] = count_run(world, count_checks)
                 world.deployment.stop(worker)
                 if counting:
-                    with_config(world, lambda c: set_task_events(c, False))
+                    with_config(world, lambda c: set_task_events(c, not events))
                     worker = pipeline_worker(pool, concurrency)
-                    commands["pipeline, taskEvents false"] = count_run(world, count_checks)
+                    commands[f"pipeline, taskEvents {str(not events).lower()}"] = count_run(
+                        world, count_checks
+                    )
                     world.deployment.stop(worker)
-                    with_config(world, lambda c: set_task_events(c, True))
-                bare_worker = start_bare_worker(world, pool, concurrency)
+                    with_config(world, lambda c: set_task_events(c, events))
+                bare_worker = start_bare_worker(world, pool, concurrency, events=events)
                 try:
                     meter = CpuMeter(services)
                     raw["bare"].append(latency_run(world, per_round, f"bare-{pool}-{round_}"))
                     cpu["bare"].append(meter.stop())
-                    if counting:
-                        commands["bare Celery, no events"] = count_run(world, count_checks)
                 finally:
                     stop(bare_worker)
                 if counting:
-                    bare_worker = start_bare_worker(world, pool, concurrency, events=True)
-                    try:
-                        commands["bare Celery, task events"] = count_run(world, count_checks)
-                    finally:
-                        stop(bare_worker)
+                    for bare_events, label in ((False, "no events"), (True, "task events")):
+                        bare_worker = start_bare_worker(world, pool, concurrency, bare_events)
+                        try:
+                            commands[f"bare Celery, {label}"] = count_run(world, count_checks)
+                        finally:
+                            stop(bare_worker)
             latency[f"{pool} -c {concurrency}"] = {
                 app: latency_summary(raw[app], cpu[app]) for app in ("pipeline", "bare")
             }
@@ -560,6 +563,12 @@ def main() -> int:
     parser.add_argument("--throughput-pool", default="prefork:8")
     parser.add_argument("--footprint-runs", type=int, default=10)
     parser.add_argument("--skip", default="", help="comma-separated: throughput, memory")
+    parser.add_argument(
+        "--task-events",
+        choices=["on", "off"],
+        default="on",
+        help="Celery task events in both apps (on: as deployed, for Flower)",
+    )
     parser.add_argument("--output", help="also write the JSON report here")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -580,14 +589,27 @@ def main() -> int:
         }
     }
     with tempfile.TemporaryDirectory(prefix="licmon-cost-") as folder:
+        events = args.task_events == "on"
+        report["task_events"] = events
         report |= latency_and_commands(
-            Path(folder, "latency"), pools, args.checks, args.rounds, args.count_checks, services
+            Path(folder, "latency"),
+            pools,
+            args.checks,
+            args.rounds,
+            args.count_checks,
+            services,
+            events,
         )
         if "throughput" not in skip:
             pool, concurrency = args.throughput_pool.split(":")
             try:
                 report["throughput"] = throughput(
-                    Path(folder, "throughput"), args.sites, pool, int(concurrency), services
+                    Path(folder, "throughput"),
+                    args.sites,
+                    pool,
+                    int(concurrency),
+                    services,
+                    task_events=events,
                 )
             except Exception as exc:  # a descriptor limit, for one: reported, not fatal
                 report["throughput"] = {"error": f"{type(exc).__name__}: {exc}"}

@@ -213,7 +213,8 @@ def throughput(
         fds["bench_mqtt_subscriber_fd"] = world.mqtt.socket_fd()
         world.deployment.stop(worker)
         # The same run through the bare Celery app: what Celery itself can do here.
-        bare_worker = start_bare_worker(world, pool, concurrency)
+        # Task events as the pipeline has them (its default: on, for Flower).
+        bare_worker = start_bare_worker(world, pool, concurrency, events=task_events is not False)
         celery_run(world, world.site_names[:2], "bare-warmup", DELIVERIES_PER_SITE)
         world.receiver.requests.clear()
         meter = CpuMeter(services or set())
@@ -243,9 +244,16 @@ def main() -> int:
     parser.add_argument("--sites", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8, help="worker processes/threads")
     parser.add_argument("--pool", default="prefork", choices=["prefork", "threads"])
+    parser.add_argument("--task-events", choices=["on", "off"], default="on", help="both apps")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="licmon-bench-") as folder:
-        report = throughput(Path(folder), args.sites, args.pool, args.concurrency)
+        report = throughput(
+            Path(folder),
+            args.sites,
+            args.pool,
+            args.concurrency,
+            task_events=args.task_events == "on",
+        )
     print(json.dumps(report, indent=2))
     measured, baseline = report["celery"], report["sequential"]
     print(

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from licmon.core import dates
 from licmon.core.dates import DateOrder, UnreadableDate, parse_license_date
 
 pytestmark = pytest.mark.fast
@@ -54,3 +57,56 @@ def test_reads_every_known_format(text: str, order: DateOrder, expected: date) -
 def test_refuses_what_is_not_a_date(text: str) -> None:
     with pytest.raises(UnreadableDate):
         parse_license_date(text)
+
+
+# Qlik's own shapes skip dateutil (licmon.core.dates._qlik_shape_date); they must read as
+# dateutil reads them, and what dateutil refuses must still be refused.
+_SHAPES = st.builds(
+    "{:04d}-{:02d}-{:02d}{}".format,
+    st.integers(0, 9999),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.one_of(
+        st.just(""),
+        st.builds(
+            " {}:{:02d}:{:02d} {}".format,
+            st.integers(0, 13),
+            st.integers(0, 60),
+            st.integers(0, 60),
+            st.sampled_from(["AM", "PM"]),
+        ),
+        st.builds(
+            "{}{:02d}:{:02d}:{:02d}{}".format,
+            st.sampled_from(["T", " "]),
+            st.integers(0, 24),
+            st.integers(0, 60),
+            st.integers(0, 60),
+            st.sampled_from(["", "Z"]),
+        ),
+    ),
+)
+
+
+def _through_dateutil(text: str, order: DateOrder) -> date | str:
+    try:
+        return dates.read_with_dateutil(text, order)
+    except UnreadableDate:
+        return "unreadable"
+
+
+def _as_read(text: str, order: DateOrder) -> date | str:
+    try:
+        return parse_license_date(text, order)
+    except UnreadableDate:
+        return "unreadable"
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_SHAPES, order=st.sampled_from(list(DateOrder)))
+def test_qlik_shapes_read_as_dateutil_reads_them(text: str, order: DateOrder) -> None:
+    assert _as_read(text, order) == _through_dateutil(text, order)
+
+
+def test_qlik_shapes_skip_dateutil() -> None:
+    for text in ("2024-03-16", "2024-03-16 12:00:00 AM", "2024-03-16T00:00:00Z"):
+        assert dates._qlik_shape_date(text) == date(2024, 3, 16)

@@ -40,6 +40,12 @@ DATE_PATTERN = (
 )
 _DATE = re.compile(DATE_PATTERN)
 _NUMERIC_DATE = re.compile(r"^\s*(\d{1,4})([-/.])(\d{1,2})\2(\d{1,4})")
+# The shapes Qlik writes itself, in the invariant order (`2024-03-16`, `2024-03-16 12:00:00
+# AM`, `2024-03-16T00:00:00Z`): read without dateutil, whose parse costs about 0.3 ms, twice
+# per date. Anything else, and any of these that names no real moment, goes to dateutil.
+_QLIK_SHAPE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2}):(\d{2}):(\d{2})(?: ([AP]M)|Z)?)?"
+)
 # Longer than any date the pattern accepts; a longer text is not looked at further.
 _MAX_DATE_TEXT = 64
 # Two defaults that differ in year, month and day: a part dateutil took from the default
@@ -81,6 +87,12 @@ def parse_license_date(text: str, order: DateOrder = DateOrder.MONTH_FIRST) -> d
     cleaned = text.strip()
     if not cleaned:
         raise UnreadableDate("empty date")
+    quick = _qlik_shape_date(cleaned)
+    return quick if quick is not None else read_with_dateutil(cleaned, order)
+
+
+def read_with_dateutil(cleaned: str, order: DateOrder) -> date:
+    """`parse_license_date` for any shape, by dateutil (the text stripped, not empty)."""
     shown = printable(cleaned, 60)
     if len(cleaned) > _MAX_DATE_TEXT or _DATE.fullmatch(cleaned) is None:
         raise UnreadableDate(f"not a complete date (year, month and day): {shown!r}")
@@ -97,6 +109,27 @@ def parse_license_date(text: str, order: DateOrder = DateOrder.MONTH_FIRST) -> d
     (moment,) = readings
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
+    return moment.date()
+
+
+def _qlik_shape_date(text: str) -> date | None:
+    """The date of a text in one of Qlik's own shapes (UTC, or no zone: the same day), as
+    dateutil reads it; None for any other text."""
+    match = _QLIK_SHAPE.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, half = match.groups()
+    hours = 0 if hour is None else int(hour)
+    if half is not None:
+        if not 1 <= hours <= 12:
+            return None
+        hours = hours % 12 + (12 if half == "PM" else 0)
+    try:
+        moment = datetime(
+            int(year), int(month), int(day), hours, int(minute or 0), int(second or 0)
+        )
+    except ValueError:
+        return None  # dateutil says what is wrong with it
     return moment.date()
 
 
