@@ -7,7 +7,7 @@ One JSON report on stdout (and in --output), a table on stderr. On the 2-core ma
 1. latency, QRS answer -> last of 9 deliveries (6 webhooks, MQTT status and alert, one
    InfluxDB point), single-site checks sent one at a time, for each pool: the pipeline
    (`celery -A worker worker`) vs bench/bare_app.py (same Celery settings and I/O, nothing
-   else);
+   else), both with task events as `--task-events` says (on: as deployed, for Flower);
 2. Redis commands per delivery, with MONITOR: from the LPUSH of the fetch message to the
    acknowledgement of the last delivery, commands inside Lua scripts counted, / 9;
    pipeline with `licmon.broker.taskEvents` true and false, bare app without and with
@@ -386,7 +386,9 @@ def latency_and_commands(
                 raw["pipeline"].append(latency_run(world, per_round, f"pipeline-{pool}-{round_}"))
                 cpu["pipeline"].append(meter.stop())
                 if counting:
-                    commands["pipeline, taskEvents true"] = count_run(world, count_checks)
+                    commands[f"pipeline, taskEvents {str(events).lower()}"] = count_run(
+                        world, count_checks
+                    )
                 world.deployment.stop(worker)
                 if counting:
                     with_config(world, lambda c: set_task_events(c, not events))

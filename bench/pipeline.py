@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -197,35 +198,48 @@ def throughput(
     concurrency: int,
     services: set[int] | None = None,
     task_events: bool | None = None,
+    rounds: int = 2,
 ) -> dict[str, Any]:
+    """The pipeline and the bare app, `rounds` times each, alternating (a change in the
+    machine's load hits both); each app's sites/s over all its rounds."""
+    runs: dict[str, list[dict[str, Any]]] = {"celery": [], "bare_celery": []}
+    cpu: dict[str, list[dict[str, float]]] = {"celery": [], "bare_celery": []}
+    fds: dict[str, Any] = {}
     with estate(root, sites, status_hooks=1, alert_hooks=1, task_events=task_events) as world:
-        worker = world.deployment.start(
-            "worker", "--pool", pool, "-c", str(concurrency), ready="ready."
-        )
-        # Warm-up: connections, database and retention policy creation, imports.
-        celery_run(world, world.site_names[:2], "warmup", DELIVERIES_PER_SITE)
-        world.receiver.requests.clear()
-        watch = DescriptorWatch({"worker": worker.pid}, {"bench": os.getpid()})
-        meter = CpuMeter(services or set())
-        measured = celery_run(world, world.site_names, "bench", DELIVERIES_PER_SITE)
-        cpu_celery = meter.stop()
-        fds = watch.stop()
-        fds["bench_mqtt_subscriber_fd"] = world.mqtt.socket_fd()
-        world.deployment.stop(worker)
-        # The same run through the bare Celery app: what Celery itself can do here.
-        # Task events as the pipeline has them (its default: on, for Flower).
-        bare_worker = start_bare_worker(world, pool, concurrency, events=task_events is not False)
-        celery_run(world, world.site_names[:2], "bare-warmup", DELIVERIES_PER_SITE)
-        world.receiver.requests.clear()
-        meter = CpuMeter(services or set())
-        bare = celery_run(world, world.site_names, "bare", DELIVERIES_PER_SITE)
-        cpu_bare = meter.stop()
-        world.deployment.stop(bare_worker)
-        world.receiver.requests.clear()
+        for round_ in range(rounds):
+            worker = world.deployment.start(
+                "worker", "--pool", pool, "-c", str(concurrency), ready="ready."
+            )
+            # Warm-up: connections, database and retention policy creation, imports.
+            celery_run(world, world.site_names[:2], f"warmup-{round_}", DELIVERIES_PER_SITE)
+            world.receiver.requests.clear()
+            watch = DescriptorWatch({"worker": worker.pid}, {"bench": os.getpid()})
+            meter = CpuMeter(services or set())
+            measured = celery_run(world, world.site_names, f"bench-{round_}", DELIVERIES_PER_SITE)
+            runs["celery"].append(measured)
+            cpu["celery"].append(meter.stop())
+            peaks = watch.stop()
+            if round_ == 0:
+                fds = peaks | {"bench_mqtt_subscriber_fd": world.mqtt.socket_fd()}
+            world.deployment.stop(worker)
+            # The same run through the bare Celery app: what Celery itself can do here, with
+            # task events as the pipeline has them (its default: on, for Flower).
+            bare_worker = start_bare_worker(
+                world, pool, concurrency, events=task_events is not False
+            )
+            celery_run(world, world.site_names[:2], f"bare-warmup-{round_}", DELIVERIES_PER_SITE)
+            world.receiver.requests.clear()
+            meter = CpuMeter(services or set())
+            bare = celery_run(world, world.site_names, f"bare-{round_}", DELIVERIES_PER_SITE)
+            runs["bare_celery"].append(bare)
+            cpu["bare_celery"].append(meter.stop())
+            world.deployment.stop(bare_worker)
+            world.receiver.requests.clear()
         meter = CpuMeter(services or set())
         baseline = sequential_run(world, world.site_names, "sequential", DELIVERIES_PER_SITE)
         cpu_sequential = meter.stop()
         calls = len(world.receiver.received())
+    measured, bare = _over_rounds(runs["celery"]), _over_rounds(runs["bare_celery"])
     return {
         "celery": measured | {"pool": pool, "concurrency": concurrency},
         "bare_celery": bare | {"pool": pool, "concurrency": concurrency},
@@ -234,8 +248,36 @@ def throughput(
         "bare_ratio": round(bare["sites_per_second"] / baseline["sites_per_second"], 2),
         "deliveries_per_site": DELIVERIES_PER_SITE,
         "sequential_webhook_calls_received": calls,
-        "cpu": {"celery": cpu_celery, "bare_celery": cpu_bare, "sequential": cpu_sequential},
+        "cpu": {
+            "celery": _cpu_over_rounds(cpu["celery"]),
+            "bare_celery": _cpu_over_rounds(cpu["bare_celery"]),
+            "sequential": cpu_sequential,
+        },
         "descriptors": fds,
+    }
+
+
+def _over_rounds(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    sites = sum(run["sites"] for run in runs)
+    seconds = sum(run["seconds"] for run in runs)
+    return {
+        "sites": sites,
+        "seconds": round(seconds, 3),
+        "sites_per_second": round(sites / seconds, 2),
+        "p50_ms": statistics.median(run["p50_ms"] for run in runs),
+        "p95_ms": statistics.median(run["p95_ms"] for run in runs),
+        "duplicate_deliveries": sum(run["duplicate_deliveries"] for run in runs),
+        "rounds": runs,
+    }
+
+
+def _cpu_over_rounds(meters: list[dict[str, float]]) -> dict[str, float]:
+    """Cores weighted by each round's seconds."""
+    seconds = sum(meter["seconds"] for meter in meters)
+    return {"seconds": round(seconds, 1)} | {
+        key: round(sum(meter[key] * meter["seconds"] for meter in meters) / seconds, 2)
+        for key in meters[0]
+        if key != "seconds"
     }
 
 

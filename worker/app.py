@@ -22,8 +22,11 @@ from celery.signals import (
 
 from licmon.logs import quiet_libraries
 from licmon.resources import close_process_resources
-from worker import embedded_beat, runtime, zones
+from worker import embedded_beat, runtime, transport, zones
 from worker.recovery import ReapLostChildren, ReturnHeldMessages
+
+# One redis-py client per channel for `redis://` and `rediss://` (worker/transport.py).
+transport.install()
 
 TASK_MODULES = ("tasks.fetch", "tasks.deliver", "tasks.digest")
 
