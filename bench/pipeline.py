@@ -264,8 +264,8 @@ def _over_rounds(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "sites": sites,
         "seconds": round(seconds, 3),
         "sites_per_second": round(sites / seconds, 2),
-        "p50_ms": statistics.median(run["p50_ms"] for run in runs),
-        "p95_ms": statistics.median(run["p95_ms"] for run in runs),
+        "p50_ms": round(statistics.median(run["p50_ms"] for run in runs), 1),
+        "p95_ms": round(statistics.median(run["p95_ms"] for run in runs), 1),
         "duplicate_deliveries": sum(run["duplicate_deliveries"] for run in runs),
         "rounds": runs,
     }
