@@ -35,7 +35,8 @@ RUN --mount=type=secret,id=ca_bundle \
 
 # Never root: the service only needs to read its config and certificates.
 USER licmon
-CMD ["celery", "-A", "worker", "worker", "--loglevel=INFO"]
+# `celery -A worker worker` without the rest of celery's command line (worker/__main__.py).
+CMD ["python", "-m", "worker", "worker", "--loglevel=INFO"]
 
 FROM base AS flower
 USER root

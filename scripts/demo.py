@@ -348,12 +348,13 @@ class Demo:
         env["LICMON_CONFIG"] = str(config)
         say(f"config: {config.relative_to(REPO)} (every 1 minute, threshold 60 days)")
 
-        celery = str(BIN / "celery")
+        # As the images start them: `celery -A worker worker|beat` less celery's whole CLI.
+        launcher = [str(BIN / "python"), "-m", "worker"]
         logs = [
-            self.spawn("worker", [celery, "-A", "worker", "worker", "--loglevel=INFO", *pool], env),
-            self.spawn("beat", [celery, "-A", "worker", "beat", "--loglevel=INFO"], env),
+            self.spawn("worker", [*launcher, "worker", "--loglevel=INFO", *pool], env),
+            self.spawn("beat", [*launcher, "beat", "--loglevel=INFO"], env),
         ]
-        say("started celery worker and beat; their logs are in .licmon/demo/")
+        say("started worker and beat (python -m worker); their logs are in .licmon/demo/")
         seconds = float(os.environ.get("DEMO_SECONDS", "75"))
         say("running " + (f"for {seconds:g} s" if seconds else "until Ctrl-C"))
         self.follow(logs, seconds)

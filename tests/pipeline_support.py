@@ -31,6 +31,15 @@ from tests.services import MQTT_HOST, MQTT_PORT, InfluxServer, stop_process
 TODAY = dt.datetime.now(dt.UTC).date()
 REPO = Path(__file__).resolve().parent.parent
 CELERY = str(Path(sys.executable).parent / "celery")
+# How the images start a worker or beat (worker/__main__.py); `celery -A worker` for Flower.
+LAUNCHER = (sys.executable, "-m", "worker")
+
+
+def command(role: str) -> list[str]:
+    """The command line of a worker, beat or Flower, as the compose file has it."""
+    return [CELERY, "-A", "worker", role] if role == "flower" else [*LAUNCHER, role]
+
+
 BROKER_URL = os.environ.get("LICMON_TEST_BROKER_URL", "redis://127.0.0.1:6379/14")
 RESULT_BACKEND = os.environ.get("LICMON_TEST_RESULT_BACKEND", "redis://127.0.0.1:6379/13")
 
@@ -93,12 +102,12 @@ class Deployment:
     def spawn(
         self, role: str, *extra: str, env: dict[str, str] | None = None
     ) -> tuple[subprocess.Popen[bytes], Path]:
-        """Start `celery -A worker <role>` without waiting for it: (process, its log)."""
+        """Start a worker, beat or Flower without waiting for it: (process, its log)."""
         self.write_config()
         log = self.root / f"{role}-{len(self.processes)}.log"
         level = [] if role == "flower" else ["--loglevel=INFO"]
         process = subprocess.Popen(
-            [CELERY, "-A", "worker", role, *level, *extra],
+            [*command(role), *level, *extra],
             cwd=REPO,
             env=self.env() | (env or {}),
             stdout=log.open("wb"),

@@ -1,4 +1,5 @@
-"""A worker or beat with a broken config stops with the reason, never a traceback."""
+"""A worker or beat with a broken config stops with the reason, never a traceback: started
+as the images start it (`python -m worker`) or with `celery -A worker`."""
 
 from __future__ import annotations
 
@@ -10,16 +11,18 @@ from pathlib import Path
 import pytest
 
 CELERY = str(Path(sys.executable).parent / "celery")
+STARTS = {"launcher": [sys.executable, "-m", "worker"], "celery": [CELERY, "-A", "worker"]}
 
 
+@pytest.mark.parametrize("start", sorted(STARTS))
 @pytest.mark.parametrize("role", ["worker", "beat"])
-def test_bad_config_stops_celery_with_the_reason(tmp_path: Path, role: str) -> None:
+def test_bad_config_stops_celery_with_the_reason(tmp_path: Path, role: str, start: str) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text(
         "Butler:\n  qlikSenseLicense: {serverLicenseMonitor: {frequency: every fortnight}}\n"
     )
     done = subprocess.run(
-        [CELERY, "-A", "worker", role],
+        [*STARTS[start], role],
         env=os.environ | {"LICMON_CONFIG": str(config)},
         capture_output=True,
         text=True,
@@ -31,10 +34,11 @@ def test_bad_config_stops_celery_with_the_reason(tmp_path: Path, role: str) -> N
     assert "Traceback" not in done.stderr + done.stdout
 
 
-def test_missing_config_variable_is_named() -> None:
+@pytest.mark.parametrize("start", sorted(STARTS))
+def test_missing_config_variable_is_named(start: str) -> None:
     env = {key: value for key, value in os.environ.items() if key != "LICMON_CONFIG"}
     done = subprocess.run(
-        [CELERY, "-A", "worker", "worker"], env=env, capture_output=True, text=True, timeout=60
+        [*STARTS[start], "worker"], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2
     assert "no config file: use --config or LICMON_CONFIG" in done.stderr

@@ -25,7 +25,7 @@ from tests.fleet_support import (
     status,
 )
 from tests.http_receiver import HttpReceiver
-from tests.pipeline_support import CELERY, REPO, Deployment, client, in_days, wait_for
+from tests.pipeline_support import REPO, Deployment, client, command, in_days, wait_for
 
 pytest_plugins = ["tests.pipeline_fixtures", "tests.fleet_fixtures"]
 
@@ -211,7 +211,7 @@ def test_one_worker_serves_a_zone_and_the_central_queues(fleet: Fleet) -> None:
     assert "zone 'east'" not in log
     # A zone that cannot name a queue is refused before the worker starts.
     done = subprocess.run(
-        [CELERY, "-A", "worker", "worker", "--zone", "dc east"],
+        [*command("worker"), "--zone", "dc east"],
         cwd=REPO,
         env=deployment.env(),
         capture_output=True,

@@ -6,7 +6,9 @@ first asks for them, so task modules import, and run in tests, without a config 
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
 from typing import Any
 
 from celery import Celery
@@ -29,6 +31,8 @@ from worker.recovery import ReapLostChildren, ReturnHeldMessages
 transport.install()
 
 TASK_MODULES = ("tasks.fetch", "tasks.deliver", "tasks.digest")
+# The I/O adapters: every kind's source and every destination's sender.
+ADAPTER_PACKAGES = ("licmon.checks", "licmon.qrs", "licmon.senders")
 
 app = Celery("licmon")
 
@@ -90,6 +94,13 @@ def import_tasks(**_: Any) -> None:
     # tasks would load every I/O library into them (beat: about 30 MB more).
     for module in TASK_MODULES:
         app.loader.import_task_module(module)
+    # And what checks and deliveries import on first use (requests, urllib3, paho, each
+    # kind's source): here, in the worker's main process, a prefork pool's children are
+    # forked with them instead of each importing them again on its first task.
+    for package in ADAPTER_PACKAGES:
+        root = importlib.import_module(package)
+        for found in pkgutil.walk_packages(root.__path__, f"{package}."):
+            importlib.import_module(found.name)
 
 
 @worker_process_shutdown.connect

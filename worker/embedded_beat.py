@@ -1,5 +1,5 @@
-"""`celery -A worker worker --beat-thread`: beat as a thread of the worker, for a small
-deployment that wants one process (about 60 MB less than a separate beat process).
+"""`python -m worker worker --beat-thread`: beat as a thread of the worker, for a small
+deployment that wants one process (about 55 MB less than a separate beat process).
 
 Celery's own `-B` forks beat into a second process; a thread shares the worker's imports.
 Run it in one worker only: the thread is a full beat.

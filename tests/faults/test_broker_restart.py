@@ -25,7 +25,7 @@ from tests.faults.support import (
     webhook_receipts,
 )
 from tests.http_receiver import HttpReceiver
-from tests.pipeline_support import CELERY, REPO, Deployment, in_days, wait_for
+from tests.pipeline_support import REPO, Deployment, command, in_days, wait_for
 
 TICK = "2026-11-28T00:00:00Z"
 # Three webhooks that fail until just before Redis goes down (their retries are then
@@ -215,7 +215,7 @@ def test_redis_without_persistence_is_warned_about_or_refused(
         deployment.write_config()
         for role in ("worker", "beat"):
             done = subprocess.run(
-                [CELERY, "-A", "worker", role],
+                command(role),
                 cwd=REPO,
                 env=deployment.env(),
                 capture_output=True,

@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_core import PydanticCustomError
 
 from licmon.checks import switches
 from licmon.checks.base import KindDefaults
 from licmon.checks.qlik_cloud import policy, views
-from licmon.checks.qlik_cloud.source import CloudClient, Tenant
 from licmon.checks.qlik_cloud.status import (
     ALLOTMENTS,
     CloudStatus,
@@ -107,6 +108,15 @@ def _https(value: Any) -> str:
 
 
 HttpsUrl = Annotated[str, BeforeValidator(_https)]
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """What the kind keeps of a tenant's entry (hashable: it rides in `Site.own`)."""
+
+    url: str
+    api_key: SecretStr
+    ca_file: Path | None
 
 
 class TenantEntry(Section):
@@ -235,6 +245,10 @@ class QlikCloudCheck(KindDefaults):
     # --- the check ---------------------------------------------------------------------
 
     def fetch(self, site: Site, connections: Connections) -> dict[str, Any]:
+        # Imported by the first check: requests is a worker's, never beat's (which imports
+        # every kind for its schedules).
+        from licmon.checks.qlik_cloud.source import CloudClient
+
         tenant: Tenant = site.settings_of(self.name)
         client = connections.recent(
             (self.name, site.name, tenant),

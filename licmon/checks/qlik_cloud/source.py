@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import email.utils
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
-from pydantic import SecretStr
 
 from licmon.bounded_http import AnswerTooLarge, bounded_request, bounded_session
 from licmon.core.source import SourceError
 from licmon.core.text import printable
 from licmon.senders._http import describe_request_exception
+
+if TYPE_CHECKING:
+    from licmon.checks.qlik_cloud.kind import Tenant
 
 OVERVIEW = "/api/v1/licenses/overview"
 # A license overview is a few KB; anything this large is not one.
@@ -48,15 +48,6 @@ class CloudReadError(SourceError):
     def __reduce__(self) -> tuple[object, ...]:
         # Celery pickles exceptions; keep every argument.
         return (type(self), (self.tenant, self.kind, self.transient, self.detail))
-
-
-@dataclass(frozen=True)
-class Tenant:
-    """What the kind keeps of a tenant's entry (hashable: it rides in `Site.own`)."""
-
-    url: str
-    api_key: SecretStr
-    ca_file: Path | None
 
 
 class CloudClient:
