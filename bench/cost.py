@@ -512,7 +512,14 @@ def table(report: dict[str, Any]) -> str:
         add(f"Throughput: {t['error']}")
     else:
         c, s = t["celery"], t["sequential"]
-        add(f"Throughput, {c['sites']} sites, {t['deliveries_per_site']} deliveries each")
+        rounds = len(c["rounds"])
+        add(
+            f"Throughput, {c['sites'] // rounds} sites x {rounds} rounds (alternating apps),"
+            f" {t['deliveries_per_site']} deliveries each; pipeline/bare"
+            f" {c['sites_per_second'] / t['bare_celery']['sites_per_second']:.2f}; rounds, sites/s:"
+            f" pipeline {[r['sites_per_second'] for r in c['rounds']]},"
+            f" bare {[r['sites_per_second'] for r in t['bare_celery']['rounds']]}"
+        )
         add(
             f"  pipeline ({c['pool']} -c {c['concurrency']}): {c['sites_per_second']} sites/s,"
             f" p50 {c['p50_ms']} ms, p95 {c['p95_ms']} ms"
@@ -563,6 +570,8 @@ def main() -> int:
     parser.add_argument("--pools", default="threads:8,prefork:2", help="pool:concurrency,...")
     parser.add_argument("--sites", type=int, default=500, help="sites in the throughput run")
     parser.add_argument("--throughput-pool", default="prefork:8")
+    # Three: one round's ratio moves by about ±0.05 with the machine (docs/benchmarks.md).
+    parser.add_argument("--throughput-rounds", type=int, default=3, help="alternations")
     parser.add_argument("--footprint-runs", type=int, default=10)
     parser.add_argument("--skip", default="", help="comma-separated: throughput, memory")
     parser.add_argument(
@@ -612,6 +621,7 @@ def main() -> int:
                     int(concurrency),
                     services,
                     task_events=events,
+                    rounds=args.throughput_rounds,
                 )
             except Exception as exc:  # a descriptor limit, for one: reported, not fatal
                 report["throughput"] = {"error": f"{type(exc).__name__}: {exc}"}

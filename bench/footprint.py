@@ -61,18 +61,17 @@ def main() -> int:
         qrs = world.simulator.sites[site]
         world.deployment.write_config()
         env = world.deployment.env() | {"MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}
-        celery = str(Path(sys.executable).parent / "celery")
+        # As the images start them (worker/__main__.py), not through `celery`'s whole CLI.
+        launcher = [sys.executable, "-m", "worker"]
         quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         pool = ["--pool", args.pool, "-c", str(args.concurrency)]
         started = time.monotonic()
         embedded = ["--beat-thread"] if args.beat_thread else []
-        worker = subprocess.Popen(
-            [celery, "-A", "worker", "worker", "-l", "WARNING", *pool, *embedded], **quiet
-        )
+        worker = subprocess.Popen([*launcher, "worker", "-l", "WARNING", *pool, *embedded], **quiet)
         beat = (
             None
             if args.beat_thread
-            else subprocess.Popen([celery, "-A", "worker", "beat", "-l", "WARNING"], **quiet)
+            else subprocess.Popen([*launcher, "beat", "-l", "WARNING"], **quiet)
         )
         try:
             while qrs.request_count == 0:
