@@ -114,8 +114,11 @@ def observed(
                     results[site] = sent.get(timeout=60)
                     settled(deployment, results[site])
             # denied's QRS refuses it twice: two failed checks, each a point of the check
-            # measurement at its own tick.
-            wait_for(lambda: "gave up: site denied" in deployment.logs(), 60, "denied's check")
+            # measurement at its own tick. Counted by the check's own give-up ("destination
+            # qrs"): its failing alert to the webhook that answers 500 gives up too, soon
+            # after, in a line of its own.
+            checks_given_up = "gave up: site denied, destination qrs"
+            wait_for(lambda: checks_given_up in deployment.logs(), 60, "denied's check")
             fetch("denied", f"denied@{EARLIER_TICK}", EARLIER_TICK)
             # A second check of "forever": its status webhook is held by its rateLimit.
             results["forever-2"] = fetch("forever", "forever@2", TICK).get(timeout=60)
@@ -131,7 +134,7 @@ def observed(
             )  # fmt: skip
             settled(deployment, {"deliveries": [{"taskId": again.id}]})
             wait_for(
-                lambda: deployment.logs().count("gave up: site denied") == 2,
+                lambda: deployment.logs().count(checks_given_up) == 2,
                 60,
                 "denied's second check",
             )
