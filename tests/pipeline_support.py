@@ -31,6 +31,9 @@ from tests.services import MQTT_HOST, MQTT_PORT, InfluxServer, stop_process
 TODAY = dt.datetime.now(dt.UTC).date()
 REPO = Path(__file__).resolve().parent.parent
 CELERY = str(Path(sys.executable).parent / "celery")
+BROKER_URL = os.environ.get("LICMON_TEST_BROKER_URL", "redis://127.0.0.1:6379/14")
+RESULT_BACKEND = os.environ.get("LICMON_TEST_RESULT_BACKEND", "redis://127.0.0.1:6379/13")
+
 # How the images start a worker or beat (worker/__main__.py); `celery -A worker` for Flower.
 LAUNCHER = (sys.executable, "-m", "worker")
 
@@ -38,10 +41,6 @@ LAUNCHER = (sys.executable, "-m", "worker")
 def command(role: str) -> list[str]:
     """The command line of a worker, beat or Flower, as the compose file has it."""
     return [CELERY, "-A", "worker", role] if role == "flower" else [*LAUNCHER, role]
-
-
-BROKER_URL = os.environ.get("LICMON_TEST_BROKER_URL", "redis://127.0.0.1:6379/14")
-RESULT_BACKEND = os.environ.get("LICMON_TEST_RESULT_BACKEND", "redis://127.0.0.1:6379/13")
 
 
 def in_days(days: int) -> dt.date:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-CELERY = str(Path(sys.executable).parent / "celery")
-STARTS = {"launcher": [sys.executable, "-m", "worker"], "celery": [CELERY, "-A", "worker"]}
+from tests.pipeline_support import CELERY, LAUNCHER
+
+STARTS = {"launcher": list(LAUNCHER), "celery": [CELERY, "-A", "worker"]}
 
 
 @pytest.mark.parametrize("start", sorted(STARTS))

@@ -14,33 +14,30 @@ import sys
 
 import click
 from celery import maybe_patch_concurrency
-from celery.bin.base import CLIContext
-from celery.bin.beat import beat as beat_command
-from celery.bin.worker import worker as worker_command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.pass_context
-def main(ctx: click.Context) -> None:
-    """A licmon worker or beat (the `celery -A worker` commands of the same names)."""
+def run() -> None:
+    # As `celery` does: -P gevent/eventlet patch the standard library before Celery loads.
+    maybe_patch_concurrency(sys.argv, ["-P"], ["--pool"])
+    from celery.bin.base import CLIContext
+    from celery.bin.beat import beat
+    from celery.bin.worker import worker
+
     from worker.app import app
 
-    ctx.obj = CLIContext(app=app, no_color=None, workdir=None)
-
-
-def _commands() -> click.Group:
-    from worker.app import app
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.pass_context
+    def main(ctx: click.Context) -> None:
+        """A licmon worker or beat (the `celery -A worker` commands of the same names)."""
+        ctx.obj = CLIContext(app=app, no_color=None, workdir=None)
 
     # What `celery` does for `-A` apps: the app's own options (--beat-thread, --zone).
-    worker_command.params.extend(app.user_options.get("worker", []))
-    beat_command.params.extend(app.user_options.get("beat", []))
-    for command in (worker_command, beat_command):
+    for name, command in (("worker", worker), ("beat", beat)):
+        command.params.extend(app.user_options.get(name, []))
         command.params.extend(app.user_options.get("preload", []))
         main.add_command(command)
-    return main
+    main(prog_name="python -m worker", auto_envvar_prefix="CELERY")
 
 
 if __name__ == "__main__":
-    # As `celery` does: -P gevent/eventlet patch the standard library before anything loads.
-    maybe_patch_concurrency(sys.argv, ["-P"], ["--pool"])
-    sys.exit(_commands()(prog_name="python -m worker", auto_envvar_prefix="CELERY"))
+    run()
